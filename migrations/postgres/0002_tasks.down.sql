@@ -1,0 +1,2 @@
+drop table if exists task;
+drop table if exists task_counter;

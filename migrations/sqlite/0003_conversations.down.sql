@@ -1,0 +1,2 @@
+drop table if exists message;
+drop table if exists conversation;

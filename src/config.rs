@@ -1,0 +1,228 @@
+//! Configuration: one clap tree of flags, each with its environment variable (an optional `.env` is loaded
+//! first). Secrets are redacted from `Debug` so a logged config never carries them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "taskchat", version, about = "A task manager you run by talking to it")]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app and the APIs (the default).
+    Serve(Box<ServeArgs>),
+    /// Apply, revert or list schema migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Revert migrations: the newest one, or all newer than --to.
+    Down {
+        /// Revert down to this version (0 reverts everything).
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+/// Settings every subcommand uses.
+#[derive(Args, Clone)]
+pub struct CommonArgs {
+    /// Where taskchat keeps its files: the SQLite database and a generated development secret.
+    #[arg(long, env = "TASKCHAT_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://…) or sqlite: URL; the SQLite file in the data directory when unset.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Log format: pretty in a terminal, JSON otherwise (auto), or forced.
+    #[arg(long, env = "TASKCHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto, global = true)]
+    pub log_format: LogFormat,
+    /// Log filter, in tracing's EnvFilter syntax.
+    #[arg(long, env = "TASKCHAT_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+impl std::fmt::Debug for CommonArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommonArgs")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Auto,
+    Pretty,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    Development,
+    Production,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordHashFormat {
+    /// argon2id (recommended).
+    Argon2id,
+    /// Better Auth's scrypt format, for a database still shared with a Better Auth server.
+    BetterAuth,
+}
+
+/// Settings of `taskchat serve`.
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "TASKCHAT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The public URL people reach taskchat at. Its origin is trusted, is the JWT issuer and audience, and an
+    /// https URL makes cookies `Secure` with the `__Secure-` prefix. Defaults to http://<listen>.
+    #[arg(long, env = "TASKCHAT_BASE_URL")]
+    pub base_url: Option<String>,
+    /// The secret that signs cookies and encrypts the JWT key (32+ characters). BETTER_AUTH_SECRET is read
+    /// too. In development a missing secret is generated once and kept in the data directory.
+    #[arg(long = "secret", env = "TASKCHAT_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// development or production. Production refuses to start without a strong secret.
+    #[arg(long, env = "TASKCHAT_ENV", value_enum, default_value_t = RunMode::Development)]
+    pub mode: RunMode,
+    /// Other origins (comma-separated) whose pages may call the APIs with cookies (Origin check and CORS).
+    #[arg(long, env = "TASKCHAT_TRUSTED_ORIGINS", value_delimiter = ',')]
+    pub trusted_origins: Vec<String>,
+    /// Believe the client address in X-Forwarded-For (only behind a proxy that sets it).
+    #[arg(long, env = "TASKCHAT_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+    /// Attempts allowed per window on sign-in, sign-up and change-password, per client and path (0 disables).
+    #[arg(long, env = "TASKCHAT_RATE_LIMIT_MAX", default_value_t = 3)]
+    pub rate_limit_max: u32,
+    /// Length of the rate-limit window in seconds.
+    #[arg(long, env = "TASKCHAT_RATE_LIMIT_WINDOW", default_value_t = 10)]
+    pub rate_limit_window: u64,
+    /// Format of newly written password hashes.
+    #[arg(long, env = "TASKCHAT_PASSWORD_HASH", value_enum, default_value_t = PasswordHashFormat::Argon2id)]
+    pub password_hash: PasswordHashFormat,
+    /// How many password hashes may run at once (each uses one core for tens of milliseconds).
+    #[arg(long, env = "TASKCHAT_HASH_CONCURRENCY", default_value_t = 2)]
+    pub hash_concurrency: usize,
+    /// JWKS URL of an external Better Auth server whose JWTs are accepted as bearer credentials.
+    #[arg(long, env = "TASKCHAT_EXTERNAL_JWKS_URL")]
+    pub external_jwks_url: Option<String>,
+    /// Issuer (and audience) expected in the external server's JWTs; defaults to the JWKS URL's origin.
+    #[arg(long, env = "TASKCHAT_EXTERNAL_JWT_ISSUER")]
+    pub external_jwt_issuer: Option<String>,
+    /// Shared secret for HS256 bearer JWTs whose `sub` is the user id (the earlier Next.js front end).
+    #[arg(long, env = "TASKCHAT_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "TASKCHAT_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+    /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "TASKCHAT_SHUTDOWN_GRACE", default_value_t = 20)]
+    pub shutdown_grace: u64,
+}
+
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("listen", &self.listen)
+            .field("base_url", &self.base_url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("mode", &self.mode)
+            .field("trusted_origins", &self.trusted_origins)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("rate_limit_max", &self.rate_limit_max)
+            .field("rate_limit_window", &self.rate_limit_window)
+            .field("password_hash", &self.password_hash)
+            .field("external_jwks_url", &self.external_jwks_url)
+            .field("jwt_hs256_secret", &self.jwt_hs256_secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl ServeArgs {
+    /// The settings `taskchat serve` would have with no flags: defaults, overridden by the environment.
+    pub fn from_env() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        Only::parse_from(["taskchat"]).serve
+    }
+}
+
+/// The smallest secret we accept; Better Auth warns below 32 characters.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Finds the secret: the flag or TASKCHAT_SECRET, else BETTER_AUTH_SECRET, else (development only) one generated
+/// once and kept in `<data_dir>/secret`.
+pub fn resolve_secret(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let given = args.secret.clone().or_else(|| std::env::var("BETTER_AUTH_SECRET").ok()).filter(|s| !s.is_empty());
+    match (given, args.mode) {
+        (Some(s), RunMode::Production) if s.chars().count() < MIN_SECRET_LEN => anyhow::bail!(
+            "TASKCHAT_SECRET is too short for production: use at least {MIN_SECRET_LEN} random characters \
+             (for example: openssl rand -base64 48)"
+        ),
+        (Some(s), _) => {
+            if s.chars().count() < MIN_SECRET_LEN {
+                tracing::warn!(
+                    "the secret is shorter than {MIN_SECRET_LEN} characters; use a longer one in production"
+                );
+            }
+            Ok(s)
+        }
+        (None, RunMode::Production) => anyhow::bail!(
+            "TASKCHAT_SECRET is not set: production mode needs a secret of at least {MIN_SECRET_LEN} random \
+             characters (for example: openssl rand -base64 48)"
+        ),
+        (None, RunMode::Development) => {
+            let path = data_dir.join("secret");
+            if let Ok(existing) = std::fs::read_to_string(&path) {
+                let existing = existing.trim().to_string();
+                if existing.len() >= MIN_SECRET_LEN {
+                    return Ok(existing);
+                }
+            }
+            std::fs::create_dir_all(data_dir)?;
+            let secret = crate::auth::crypto::generate_id() + &crate::auth::crypto::generate_id();
+            write_private_file(&path, &secret)?;
+            tracing::warn!(
+                path = %path.display(),
+                "TASKCHAT_SECRET is not set: generated a development secret and saved it in the data directory"
+            );
+            Ok(secret)
+        }
+    }
+}
+
+fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(contents.as_bytes())
+}

@@ -1,0 +1,153 @@
+//! Storage: one pool for SQLite or PostgreSQL, the migrations of both, and the column types whose encoding
+//! differs between them. The SQL lives in the feature modules' store files (`tasks::store`, `auth::store`);
+//! a query text serves both databases wherever the dialects agree (sqlx binds `$1` by number on SQLite too).
+
+mod timestamp;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migrate, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use timestamp::Timestamp;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The database, chosen at start-up. Code that queries it goes through [`with_db!`], which writes the same
+/// query once and type-checks it for each backend.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever database is configured.
+#[macro_export]
+macro_rules! with_db {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// One applied or pending migration, for `taskchat migrate status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub description: String,
+    pub applied: bool,
+}
+
+impl Db {
+    /// Opens the database named by `database_url`, or the SQLite file `taskchat.db` in `data_dir` when none is
+    /// given. SQLite runs in WAL mode with foreign keys on and a busy timeout, so readers never block the writer
+    /// and a briefly locked database is waited for rather than reported as an error.
+    pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<Db> {
+        match database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let options = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(32)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Postgres(pool))
+            }
+            Some(url) if url.starts_with("sqlite:") => Self::open_sqlite(SqliteConnectOptions::from_str(url)?).await,
+            Some(other) => anyhow::bail!(
+                "DATABASE_URL must start with postgres://, postgresql:// or sqlite: (got a URL starting with {:?})",
+                other.split(':').next().unwrap_or_default()
+            ),
+            None => {
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", data_dir.display()))?;
+                Self::open_sqlite(SqliteConnectOptions::new().filename(data_dir.join("taskchat.db"))).await
+            }
+        }
+    }
+
+    async fn open_sqlite(options: SqliteConnectOptions) -> anyhow::Result<Db> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// A short name for logs and health output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self {
+            Db::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Db::Postgres(_) => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate_up(&self) -> anyhow::Result<()> {
+        let migrator = self.migrator();
+        with_db!(self, |pool| migrator.run(pool).await)?;
+        Ok(())
+    }
+
+    /// Reverts applied migrations newer than `target` (0 reverts all of them).
+    pub async fn migrate_down(&self, target: i64) -> anyhow::Result<()> {
+        let migrator = self.migrator();
+        with_db!(self, |pool| migrator.undo(pool, target).await)?;
+        Ok(())
+    }
+
+    /// The newest applied migration, or 0.
+    pub async fn current_version(&self) -> anyhow::Result<i64> {
+        Ok(self.migration_status().await?.iter().filter(|m| m.applied).map(|m| m.version).max().unwrap_or(0))
+    }
+
+    /// Every known migration with whether it has been applied.
+    pub async fn migration_status(&self) -> anyhow::Result<Vec<MigrationStatus>> {
+        let migrator = self.migrator();
+        let applied: Vec<i64> = with_db!(self, |pool| {
+            let mut conn = pool.acquire().await?;
+            conn.ensure_migrations_table("_sqlx_migrations").await?;
+            conn.list_applied_migrations("_sqlx_migrations").await?.into_iter().map(|m| m.version).collect()
+        });
+        Ok(migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| MigrationStatus {
+                version: m.version,
+                description: m.description.to_string(),
+                applied: applied.contains(&m.version),
+            })
+            .collect())
+    }
+
+    /// True when a trivial query answers: what `/readyz` reports.
+    pub async fn ping(&self) -> bool {
+        with_db!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    /// Closes every pooled connection (SQLite checkpoints its WAL on the last close).
+    pub async fn close(&self) {
+        with_db!(self, |pool| pool.close().await)
+    }
+}

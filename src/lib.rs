@@ -1,0 +1,12 @@
+//! taskchat: a multi-user task manager people run by talking to it. One binary serving Better Auth–compatible
+//! accounts, a REST API, the chat assistant and its protocols over SQLite or PostgreSQL.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod openapi;
+pub mod server;
+pub mod tasks;

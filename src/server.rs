@@ -1,0 +1,119 @@
+//! Starting and stopping the HTTP server: state from configuration, the listener, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::app::{self, AppState};
+use crate::auth::Auth;
+use crate::config::{CommonArgs, ServeArgs, resolve_secret};
+use crate::db::Db;
+use crate::tasks::TaskService;
+
+/// Opens the database, applies pending migrations and builds the state every handler shares.
+pub async fn build_state(common: &CommonArgs, args: &ServeArgs, listen: SocketAddr) -> anyhow::Result<AppState> {
+    let secret = resolve_secret(args, &common.data_dir)?;
+    let db = Db::connect(common.database_url.as_deref(), &common.data_dir).await?;
+    db.migrate_up().await?;
+    let base_url = args.base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
+    let auth = Auth::new(db.clone(), secret, &base_url, args)?;
+    Ok(AppState { tasks: TaskService::new(db.clone()), db, auth })
+}
+
+/// A running server, for tests and embedding.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, closes the database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.task.await;
+        self.state.db.close().await;
+    }
+}
+
+/// Binds `args.listen` (port 0 picks a free one) and serves until [`RunningServer::stop`].
+pub async fn spawn(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    let state = build_state(common, args, addr).await?;
+    let router = app::router(state.clone(), args.max_body_bytes);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningServer { addr, state, shutdown: Some(tx), task })
+}
+
+/// `taskchat serve`: serve until SIGINT or SIGTERM, then give in-flight requests `shutdown_grace` to finish.
+pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let listener =
+        TcpListener::bind(args.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let state = build_state(common, args, addr).await?;
+    let router = app::router(state.clone(), args.max_body_bytes);
+    tracing::info!(
+        %addr,
+        database = state.db.kind(),
+        origin = %state.auth.origin,
+        ready_ms = started.elapsed().as_millis() as u64,
+        "taskchat is listening"
+    );
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stop_tx.send(true);
+        });
+    let server = tokio::spawn(async move { server.await });
+    // Wait for the server to finish on its own, or for the grace period after the signal to run out.
+    tokio::select! {
+        res = server => { res??; }
+        _ = async {
+            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("the grace period ended with requests still running; stopping anyway");
+        }
+    }
+    state.db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,134 @@
+//! SQL for tasks. Every statement filters by `user_id`: ownership is part of the query, not a later check.
+
+use crate::db::{Db, Timestamp};
+use crate::with_db;
+
+use super::service::{StatusFilter, Task};
+
+/// The columns a [`Task`] reads, as a literal so query texts stay `&'static str`.
+macro_rules! columns {
+    () => {
+        "id, number, title, description, completed, created_at, updated_at, completed_at"
+    };
+}
+
+pub async fn insert_task(
+    db: &Db,
+    user_id: &str,
+    id: &str,
+    title: &str,
+    description: Option<&str>,
+) -> sqlx::Result<Task> {
+    let now = Timestamp::now();
+    with_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        // The counter row is the only writer of numbers, so a number is never handed out twice.
+        let (number,): (i64,) = sqlx::query_as(
+            "INSERT INTO task_counter (user_id, last_number) VALUES ($1, 1)
+             ON CONFLICT (user_id) DO UPDATE SET last_number = task_counter.last_number + 1
+             RETURNING last_number",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let task = sqlx::query_as::<_, Task>(concat!(
+            "INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ",
+            columns!(),
+            ""
+        ))
+        .bind(id)
+        .bind(user_id)
+        .bind(number)
+        .bind(title)
+        .bind(description)
+        .bind(false)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(task)
+    })
+}
+
+pub async fn list_tasks_for_user(db: &Db, user_id: &str, filter: StatusFilter) -> sqlx::Result<Vec<Task>> {
+    let completed: Option<bool> = match filter {
+        StatusFilter::All => None,
+        StatusFilter::Pending => Some(false),
+        StatusFilter::Completed => Some(true),
+    };
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, Task>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM task WHERE user_id = $1 AND ($2 IS NULL OR completed = $2) ORDER BY number"
+        ))
+        .bind(user_id)
+        .bind(completed)
+        .fetch_all(pool)
+        .await
+    })
+}
+
+pub async fn find_task(db: &Db, user_id: &str, number: i64) -> sqlx::Result<Option<Task>> {
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, Task>(concat!("SELECT ", columns!(), " FROM task WHERE user_id = $1 AND number = $2"))
+            .bind(user_id)
+            .bind(number)
+            .fetch_optional(pool)
+            .await
+    })
+}
+
+/// Applies a patch in one statement (no read-modify-write race). `set_description` says whether the
+/// description changes at all, since `None` in `description` means "clear it".
+pub async fn update_task(
+    db: &Db,
+    user_id: &str,
+    number: i64,
+    title: Option<&str>,
+    set_description: bool,
+    description: Option<&str>,
+    completed: Option<bool>,
+) -> sqlx::Result<Option<Task>> {
+    let now = Timestamp::now();
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, Task>(concat!(
+            "UPDATE task SET
+               title = COALESCE($1, title),
+               description = CASE WHEN $2 THEN $3 ELSE description END,
+               completed = COALESCE($4, completed),
+               completed_at = CASE WHEN $4 IS NULL THEN completed_at
+                                   WHEN $4 THEN COALESCE(completed_at, $5)
+                                   ELSE NULL END,
+               updated_at = $5
+             WHERE user_id = $6 AND number = $7
+             RETURNING ",
+            columns!(),
+            ""
+        ))
+        .bind(title)
+        .bind(set_description)
+        .bind(description)
+        .bind(completed)
+        .bind(now)
+        .bind(user_id)
+        .bind(number)
+        .fetch_optional(pool)
+        .await
+    })
+}
+
+pub async fn delete_task(db: &Db, user_id: &str, number: i64) -> sqlx::Result<Option<Task>> {
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, Task>(concat!(
+            "DELETE FROM task WHERE user_id = $1 AND number = $2 RETURNING ",
+            columns!(),
+            ""
+        ))
+        .bind(user_id)
+        .bind(number)
+        .fetch_optional(pool)
+        .await
+    })
+}
