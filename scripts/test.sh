@@ -70,11 +70,23 @@ chmod 0755 "$WORK"
 : >"$WORK/server.pids"
 
 cleanup() {
-  local rc=$? pid
+  local rc=$? pid alive
   trap - EXIT INT TERM
   # Servers are normally stopped by their step; this catches interrupts.
+  # (Background servers ignore SIGINT, so Ctrl-C alone would leave them.)
   while read -r pid; do
     [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null || true
+  done <"$WORK/server.pids"
+  for _ in $(seq 1 50); do
+    alive=0
+    while read -r pid; do
+      [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && alive=1
+    done <"$WORK/server.pids"
+    ((alive)) || break
+    sleep 0.1
+  done
+  while read -r pid; do
+    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
   done <"$WORK/server.pids"
   "$ROOT/scripts/pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
   if [[ ${KEEP_TMP:-} == 1 ]]; then
@@ -84,6 +96,9 @@ cleanup() {
   fi
   exit "$rc"
 }
+# Note: bash runs these only once the current foreground step returns; a
+# signal sent to the whole process group (Ctrl-C, most CI runners) stops the
+# step itself at once.
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -213,12 +228,9 @@ js_tests() {
   pid=$!
   echo "$pid" >>"$WORK/server.pids"
 
-  local ready=0
-  for _ in $(seq 1 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "server exited before becoming ready" >&2
-      break
-    fi
+  local ready=0 deadline=$((SECONDS + 20))
+  while ((SECONDS < deadline)); do
+    kill -0 "$pid" 2>/dev/null || break
     if curl -fsS -o /dev/null --max-time 2 "$url/readyz" 2>/dev/null; then
       ready=1
       break
@@ -226,7 +238,11 @@ js_tests() {
     sleep 0.2
   done
   if ((!ready)); then
-    echo "server on $url did not answer GET /readyz with 200 within ~20 s" >&2
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "server on $url did not answer GET /readyz with 200 within 20 s" >&2
+    else
+      echo "server exited before answering GET /readyz with 200" >&2
+    fi
     stop_server "$pid"
     show_log "$srvlog"
     return 1

@@ -1,7 +1,7 @@
 //! One error type for every door. Each error renders as a stable JSON body `{"message", "code"}` (the shape
 //! Better Auth uses, so one client-side handler reads them all); internal causes are logged once and never shown.
 
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -65,22 +65,6 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-impl From<JsonRejection> for AppError {
-    fn from(r: JsonRejection) -> Self {
-        match r {
-            JsonRejection::MissingJsonContentType(_) => AppError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
-                "Content-Type must be application/json",
-            ),
-            JsonRejection::JsonSyntaxError(_) => AppError::bad_request("BAD_REQUEST", "Invalid JSON in request body"),
-            JsonRejection::JsonDataError(e) => AppError::validation(e.body_text()),
-            JsonRejection::BytesRejection(e) => AppError::from(e),
-            other => AppError::bad_request("BAD_REQUEST", other.body_text()),
-        }
-    }
-}
-
 impl From<BytesRejection> for AppError {
     fn from(r: BytesRejection) -> Self {
         let status = r.status();
@@ -133,10 +117,45 @@ impl From<axum::extract::rejection::QueryRejection> for AppError {
     }
 }
 
-/// `axum::Json` whose rejections are [`AppError`]s (JSON bodies, never plain text).
-#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// A JSON request body whose failures are [`AppError`]s: 415 without a JSON content type, 400 `BAD_REQUEST`
+/// for text that is not JSON, 400 `VALIDATION_ERROR` (saying which field) for JSON of the wrong shape.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Content-Type must be application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|_| AppError::bad_request("BAD_REQUEST", "Invalid JSON in request body"))?;
+        serde_path_to_error::deserialize(value).map(ApiJson).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path.is_empty() {
+                AppError::validation(inner.to_string())
+            } else {
+                AppError::validation(format!("[body.{path}] {inner}"))
+            }
+        })
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {

@@ -1,0 +1,10 @@
+//! Integration tests: the real server over real SQLite and PostgreSQL, driven through HTTP.
+
+mod common;
+
+mod accounts;
+mod cli;
+mod credentials;
+mod fixture;
+mod migrations;
+mod tasks;
