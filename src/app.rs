@@ -16,6 +16,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Auth};
+use crate::chat::{self, Agent};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::tasks::{self, TaskService};
@@ -26,6 +27,7 @@ pub struct AppState {
     pub db: Db,
     pub auth: Arc<Auth>,
     pub tasks: TaskService,
+    pub agent: Arc<Agent>,
 }
 
 impl FromRef<AppState> for Arc<Auth> {
@@ -41,6 +43,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let cors = cors_layer(state.auth.clone());
     let api = Router::new()
         .merge(tasks::routes::router())
+        .merge(chat::routes::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))

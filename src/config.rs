@@ -138,6 +138,37 @@ pub struct ServeArgs {
     /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "TASKCHAT_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace: u64,
+    /// Models to use, in order of preference: `openai:MODEL,gemini:MODEL,builtin`. Default: the providers
+    /// whose keys are set, then the offline builtin assistant.
+    #[arg(long, env = "TASKCHAT_MODELS")]
+    pub models: Option<String>,
+    /// OpenAI (or compatible) API key.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+    /// Base URL of an OpenAI-compatible API (Ollama, vLLM, llama.cpp, OpenRouter, …).
+    #[arg(long, env = "OPENAI_BASE_URL", default_value = "https://api.openai.com/v1")]
+    pub openai_base_url: String,
+    /// Model used when TASKCHAT_MODELS names `openai` without one.
+    #[arg(long, env = "OPENAI_MODEL", default_value = "gpt-4o-mini")]
+    pub openai_model: String,
+    /// Gemini API key.
+    #[arg(long, env = "GEMINI_API_KEY", hide_env_values = true)]
+    pub gemini_api_key: Option<String>,
+    /// Base URL of the Gemini API.
+    #[arg(long, env = "GEMINI_BASE_URL", default_value = "https://generativelanguage.googleapis.com/v1beta")]
+    pub gemini_base_url: String,
+    /// Model used when TASKCHAT_MODELS names `gemini` without one.
+    #[arg(long, env = "GEMINI_MODEL", default_value = "gemini-2.5-flash")]
+    pub gemini_model: String,
+    /// Seconds to wait for a model to start answering, and the longest silence inside an answer.
+    #[arg(long, env = "TASKCHAT_MODEL_TIMEOUT", default_value_t = 60)]
+    pub model_timeout: u64,
+    /// Retries of a model call after a 429/5xx or a network error, before falling back to the next model.
+    #[arg(long, env = "TASKCHAT_MODEL_RETRIES", default_value_t = 2)]
+    pub model_retries: u32,
+    /// Model calls allowed in one chat turn (each round of tool calls is one).
+    #[arg(long, env = "TASKCHAT_AGENT_MAX_STEPS", default_value_t = 8)]
+    pub agent_max_steps: usize,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -154,11 +185,36 @@ impl std::fmt::Debug for ServeArgs {
             .field("password_hash", &self.password_hash)
             .field("external_jwks_url", &self.external_jwks_url)
             .field("jwt_hs256_secret", &self.jwt_hs256_secret.as_ref().map(|_| "<redacted>"))
+            .field("models", &self.models)
+            .field("openai_api_key", &self.openai_api_key.as_ref().map(|_| "<redacted>"))
+            .field("openai_base_url", &self.openai_base_url)
+            .field("gemini_api_key", &self.gemini_api_key.as_ref().map(|_| "<redacted>"))
+            .field("gemini_base_url", &self.gemini_base_url)
             .finish()
     }
 }
 
 impl ServeArgs {
+    /// The model providers' settings.
+    pub fn provider_settings(&self) -> crate::llm::ProviderSettings {
+        let timeout = std::time::Duration::from_secs(self.model_timeout.max(1));
+        crate::llm::ProviderSettings {
+            models: self.models.clone().filter(|m| !m.trim().is_empty()),
+            openai_api_key: self.openai_api_key.clone().filter(|k| !k.is_empty()),
+            openai_base_url: self.openai_base_url.clone(),
+            openai_model: self.openai_model.clone(),
+            gemini_api_key: self.gemini_api_key.clone().filter(|k| !k.is_empty()),
+            gemini_base_url: self.gemini_base_url.clone(),
+            gemini_model: self.gemini_model.clone(),
+            policy: crate::llm::CallPolicy {
+                connect_timeout: timeout,
+                idle_timeout: timeout,
+                max_retries: self.model_retries,
+                ..Default::default()
+            },
+        }
+    }
+
     /// The settings `taskchat serve` would have with no flags: defaults, overridden by the environment.
     pub fn from_env() -> Self {
         #[derive(Parser)]

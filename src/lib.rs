@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod llm;
 pub mod openapi;
 pub mod server;
 pub mod tasks;

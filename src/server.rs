@@ -1,12 +1,14 @@
 //! Starting and stopping the HTTP server: state from configuration, the listener, graceful shutdown.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState};
 use crate::auth::Auth;
+use crate::chat::{Agent, AgentConfig};
 use crate::config::{CommonArgs, ServeArgs, resolve_secret};
 use crate::db::Db;
 use crate::tasks::TaskService;
@@ -18,7 +20,12 @@ pub async fn build_state(common: &CommonArgs, args: &ServeArgs, listen: SocketAd
     db.migrate_up().await?;
     let base_url = args.base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
     let auth = Auth::new(db.clone(), secret, &base_url, args)?;
-    Ok(AppState { tasks: TaskService::new(db.clone()), db, auth })
+    let tasks = TaskService::new(db.clone());
+    let models = crate::llm::build_providers(&args.provider_settings())?;
+    let config = AgentConfig { max_steps: args.agent_max_steps.max(1), ..Default::default() };
+    let agent = Arc::new(Agent::new(db.clone(), tasks.clone(), models, config));
+    tracing::info!(models = ?agent.model_names(), "assistant ready");
+    Ok(AppState { tasks, db, auth, agent })
 }
 
 /// A running server, for tests and embedding.

@@ -1,0 +1,555 @@
+//! The agent loop. The person's message is stored first (a model failure loses nothing), then: recent history
+//! → model → tool calls → results → model … until a text answer or the step limit; the answer is stored with a
+//! record of each tool call. It yields typed [`AgentEvent`]s that every door (JSON, SSE, ChatKit, the web app)
+//! renders its own way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use super::store::{self, Conversation, Message};
+use super::tools;
+use crate::auth::User;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::llm::{ChatMessage, ChatModel, LlmError, ModelEvent, ModelRequest, TaskSnapshot, ToolCall, ToolSpec};
+use crate::tasks::{StatusFilter, TaskService};
+
+/// The longest message a person may send.
+pub const MAX_MESSAGE_CHARS: usize = 8000;
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Model calls allowed in one turn (each tool round is one).
+    pub max_steps: usize,
+    /// Past messages sent to the model, at most…
+    pub history_messages: i64,
+    /// …and at most this many characters of them.
+    pub history_chars: usize,
+    /// The whole turn, model and tools included.
+    pub turn_timeout: Duration,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            max_steps: 8,
+            history_messages: 40,
+            history_chars: 24_000,
+            turn_timeout: Duration::from_secs(180),
+        }
+    }
+}
+
+/// What happens during a turn, in order.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentEvent {
+    TurnStarted {
+        conversation: Conversation,
+        conversation_created: bool,
+        user_message: Message,
+    },
+    TextDelta {
+        text: String,
+    },
+    ToolCallStarted {
+        call_id: String,
+        name: String,
+        arguments: Value,
+    },
+    ToolCallFinished {
+        call_id: String,
+        name: String,
+        arguments: Value,
+        result: Value,
+        is_error: bool,
+    },
+    AnswerDone {
+        message: Message,
+    },
+    /// The conversation got its title (from the first message).
+    TitleSet {
+        conversation: Conversation,
+    },
+    Error {
+        code: String,
+        message: String,
+        retryable: bool,
+    },
+}
+
+/// A record of a tool call as stored with the answer and shown by the chat endpoint.
+fn call_record(name: &str, arguments: &Value, result: &Value) -> Value {
+    json!({ "name": name, "arguments": arguments, "result": result })
+}
+
+pub struct Agent {
+    db: Db,
+    tasks: TaskService,
+    models: Vec<Arc<dyn ChatModel>>,
+    config: AgentConfig,
+}
+
+/// A turn that has passed its checks and stored the person's message, ready to run.
+pub struct PreparedTurn {
+    pub conversation: Conversation,
+    pub conversation_created: bool,
+    pub user_message: Message,
+    user: User,
+}
+
+/// What the person asked for.
+pub enum TurnInput {
+    /// A new message (into an existing conversation, or a new one when `conversation_id` is None).
+    Message { conversation_id: Option<String>, text: String },
+    /// Answer again an already stored message of the person, dropping what followed it.
+    RetryAfter { conversation_id: String, message_id: String },
+}
+
+impl Agent {
+    pub fn new(db: Db, tasks: TaskService, models: Vec<Arc<dyn ChatModel>>, config: AgentConfig) -> Self {
+        Agent { db, tasks, models, config }
+    }
+
+    pub fn model_names(&self) -> Vec<String> {
+        self.models.iter().map(|m| m.name()).collect()
+    }
+
+    /// Checks the request and stores the person's message. Everything that can be refused is refused here,
+    /// before a stream starts: an empty message, someone else's (or no) conversation.
+    pub async fn prepare(&self, user: &User, input: TurnInput) -> AppResult<PreparedTurn> {
+        match input {
+            TurnInput::Message { conversation_id, text } => {
+                let text = text.trim().to_string();
+                if text.is_empty() {
+                    return Err(AppError::validation("The message is empty."));
+                }
+                if text.chars().count() > MAX_MESSAGE_CHARS {
+                    return Err(AppError::validation(format!(
+                        "The message is too long: at most {MAX_MESSAGE_CHARS} characters."
+                    )));
+                }
+                let (conversation, created) = match conversation_id {
+                    Some(id) => (self.owned_conversation(&user.id, &id).await?, false),
+                    None => {
+                        let id = uuid::Uuid::now_v7().to_string();
+                        (store::create_conversation(&self.db, &user.id, &id, None).await?, true)
+                    }
+                };
+                // A retry of a failed turn sends the same text again: reuse the stored, unanswered message.
+                let last = store::list_messages_desc(&self.db, &user.id, &conversation.id, i64::MAX, 1).await?;
+                let user_message = match last.into_iter().next() {
+                    Some(m) if m.role == "user" && m.content == text => m,
+                    _ => store::insert_message(&self.db, &user.id, &conversation.id, "user", &text, &[])
+                        .await?
+                        .ok_or_else(|| AppError::not_found("No such conversation."))?,
+                };
+                Ok(PreparedTurn { conversation, conversation_created: created, user_message, user: user.clone() })
+            }
+            TurnInput::RetryAfter { conversation_id, message_id } => {
+                let conversation = self.owned_conversation(&user.id, &conversation_id).await?;
+                let message = store::find_message(&self.db, &user.id, &conversation.id, &message_id)
+                    .await?
+                    .filter(|m| m.role == "user")
+                    .ok_or_else(|| AppError::not_found("No such message in this conversation."))?;
+                store::delete_messages_after(&self.db, &user.id, &conversation.id, message.seq).await?;
+                Ok(PreparedTurn {
+                    conversation,
+                    conversation_created: false,
+                    user_message: message,
+                    user: user.clone(),
+                })
+            }
+        }
+    }
+
+    async fn owned_conversation(&self, user_id: &str, id: &str) -> AppResult<Conversation> {
+        store::find_conversation(&self.db, user_id, id).await?.ok_or_else(|| {
+            AppError::new(axum::http::StatusCode::NOT_FOUND, "CONVERSATION_NOT_FOUND", "No such conversation.")
+        })
+    }
+
+    /// Runs the turn in its own task. Events arrive on the receiver; dropping it cancels the turn (what has
+    /// been said so far is kept).
+    pub fn run(self: &Arc<Self>, turn: PreparedTurn) -> mpsc::Receiver<AgentEvent> {
+        let (tx, rx) = mpsc::channel(64);
+        let agent = self.clone();
+        tokio::spawn(async move {
+            let started = AgentEvent::TurnStarted {
+                conversation: turn.conversation.clone(),
+                conversation_created: turn.conversation_created,
+                user_message: turn.user_message.clone(),
+            };
+            if tx.send(started).await.is_err() {
+                return;
+            }
+            let timeout = agent.config.turn_timeout;
+            let outcome = tokio::time::timeout(timeout, agent.run_turn(&turn, &tx)).await;
+            let error = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(TurnError::Cancelled)) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some(TurnError::Model(LlmError::Timeout)),
+            };
+            if let Some(e) = error {
+                tracing::warn!(conversation = %turn.conversation.id, error = %e.log_text(), "chat turn failed");
+                let (code, message, retryable) = e.friendly();
+                let _ = tx.send(AgentEvent::Error { code: code.into(), message, retryable }).await;
+            }
+        });
+        rx
+    }
+
+    async fn system_prompt(&self, user: &User) -> String {
+        let today = OffsetDateTime::now_utc();
+        format!(
+            "You are the assistant of taskchat, a task manager. You help {name} keep their task list by calling \
+             the tools: add_task, list_tasks, complete_task, delete_task, update_task. Today is {weekday}, {date} \
+             (UTC).\n\
+             - Tasks are referred to by their number (task_id), as the person sees them. When the person names a \
+             task by its words, call list_tasks to find its number; never guess a number.\n\
+             - If a request could mean several tasks, ask which one, listing the candidates with their numbers.\n\
+             - After acting, confirm briefly what you did, naming the task number and title.\n\
+             - If a tool returns an error, explain it plainly and suggest what the person can do.\n\
+             - Keep answers short and friendly. Use simple Markdown lists when listing tasks.",
+            name = if user.name.trim().is_empty() { "the person" } else { user.name.trim() },
+            weekday = today.weekday(),
+            date = today.date(),
+        )
+    }
+
+    /// The recent conversation as model messages: bounded by count and size, oldest first, ending with the
+    /// person's current message. Past tool calls are replayed with their results so "it" keeps its meaning.
+    async fn history(&self, turn: &PreparedTurn) -> Result<Vec<ChatMessage>, TurnError> {
+        let past = store::list_messages_desc(
+            &self.db,
+            &turn.user.id,
+            &turn.conversation.id,
+            turn.user_message.seq,
+            self.config.history_messages,
+        )
+        .await?;
+        let mut budget = self.config.history_chars.saturating_sub(turn.user_message.content.len());
+        let mut kept = vec![];
+        for m in past {
+            let size = m.content.len() + m.tool_calls.iter().map(|c| c.to_string().len()).sum::<usize>();
+            if size > budget {
+                break;
+            }
+            budget -= size;
+            kept.push(m);
+        }
+        // Start at a person's message so the model never sees an answer without its question.
+        while kept.last().is_some_and(|m| m.role != "user") {
+            kept.pop();
+        }
+        kept.reverse();
+        let mut out = vec![];
+        for m in kept {
+            if m.role == "user" {
+                out.push(ChatMessage::User(m.content));
+                continue;
+            }
+            if !m.tool_calls.is_empty() {
+                let calls: Vec<ToolCall> = m
+                    .tool_calls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| ToolCall {
+                        id: format!("h{}-{i}", m.seq),
+                        name: c["name"].as_str().unwrap_or_default().to_string(),
+                        arguments: c["arguments"].clone(),
+                    })
+                    .collect();
+                out.push(ChatMessage::Assistant {
+                    text: String::new(),
+                    tool_calls: calls.clone(),
+                    provider_state: None,
+                });
+                for (call, record) in calls.into_iter().zip(&m.tool_calls) {
+                    out.push(ChatMessage::ToolResult {
+                        call_id: call.id,
+                        name: call.name,
+                        result: record["result"].clone(),
+                    });
+                }
+            }
+            out.push(ChatMessage::Assistant { text: m.content, tool_calls: vec![], provider_state: None });
+        }
+        out.push(ChatMessage::User(turn.user_message.content.clone()));
+        Ok(out)
+    }
+
+    async fn run_turn(&self, turn: &PreparedTurn, tx: &mpsc::Sender<AgentEvent>) -> Result<(), TurnError> {
+        let send = |e: AgentEvent| async move { tx.send(e).await.map_err(|_| TurnError::Cancelled) };
+        let tools: Vec<ToolSpec> = tools::definitions()
+            .into_iter()
+            .map(|d| ToolSpec { name: d.name.into(), description: d.description.into(), parameters: d.input_schema })
+            .collect();
+        let mut request = ModelRequest {
+            system: self.system_prompt(&turn.user).await,
+            messages: self.history(turn).await?,
+            tools,
+            tasks: None,
+            user_name: Some(turn.user.name.clone()),
+        };
+        let mut records: Vec<Value> = vec![];
+        let mut answer = String::new();
+        for _step in 0..self.config.max_steps {
+            let (text, calls, state) = match self.call_models(&mut request, turn, tx).await {
+                Ok(r) => r,
+                Err(TurnError::Cancelled) => {
+                    self.store_partial(turn, &answer, &records).await;
+                    return Err(TurnError::Cancelled);
+                }
+                Err(e) => return Err(e),
+            };
+            answer.push_str(&text);
+            if calls.is_empty() {
+                if answer.trim().is_empty() {
+                    return Err(TurnError::EmptyAnswer);
+                }
+                let message = store::insert_message(
+                    &self.db,
+                    &turn.user.id,
+                    &turn.conversation.id,
+                    "assistant",
+                    &answer,
+                    &records,
+                )
+                .await?
+                .ok_or(TurnError::ConversationGone)?;
+                self.name_conversation(turn, tx).await?;
+                return send(AgentEvent::AnswerDone { message }).await;
+            }
+            request.messages.push(ChatMessage::Assistant { text, tool_calls: calls.clone(), provider_state: state });
+            for call in calls {
+                send(AgentEvent::ToolCallStarted {
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                })
+                .await?;
+                // The user is the authenticated caller, whatever the model put in the arguments.
+                let outcome = tools::call(&self.tasks, &turn.user.id, &call.name, &call.arguments).await?;
+                records.push(call_record(&call.name, &call.arguments, &outcome.result));
+                send(AgentEvent::ToolCallFinished {
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                    result: outcome.result.clone(),
+                    is_error: outcome.is_error,
+                })
+                .await?;
+                request.messages.push(ChatMessage::ToolResult {
+                    call_id: call.id,
+                    name: call.name,
+                    result: outcome.result,
+                });
+            }
+        }
+        Err(TurnError::TooManySteps)
+    }
+
+    /// One model call with fallback: a provider that fails before it has produced anything hands over to
+    /// the next. Returns the text, the tool calls and any provider state of this step.
+    async fn call_models(
+        &self,
+        request: &mut ModelRequest,
+        turn: &PreparedTurn,
+        tx: &mpsc::Sender<AgentEvent>,
+    ) -> Result<(String, Vec<ToolCall>, Option<Value>), TurnError> {
+        let mut last_error = None;
+        for model in &self.models {
+            request.tasks = if model.wants_task_snapshot() { Some(self.snapshot(&turn.user.id).await?) } else { None };
+            let mut stream = match model.stream(request.clone()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(model = %model.name(), error = %e, "model failed before answering; trying the next");
+                    last_error = Some(e);
+                    continue;
+                }
+            };
+            let (mut text, mut calls, mut state, mut produced) = (String::new(), vec![], None, false);
+            let mut failed = None;
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(ModelEvent::TextDelta(delta)) => {
+                        produced = true;
+                        text.push_str(&delta);
+                        tx.send(AgentEvent::TextDelta { text: delta }).await.map_err(|_| TurnError::Cancelled)?;
+                    }
+                    Ok(ModelEvent::ToolCall(call)) => {
+                        produced = true;
+                        calls.push(call);
+                    }
+                    Ok(ModelEvent::ProviderState(s)) => state = Some(s),
+                    Ok(ModelEvent::Usage { .. }) | Ok(ModelEvent::Finish { .. }) => {}
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => return Ok((text, calls, state)),
+                Some(e) if !produced => {
+                    tracing::warn!(model = %model.name(), error = %e, "model stream failed before any output; trying the next");
+                    last_error = Some(e);
+                }
+                Some(e) => return Err(TurnError::Model(e)),
+            }
+        }
+        Err(TurnError::Model(last_error.unwrap_or(LlmError::Network("no model is configured".into()))))
+    }
+
+    async fn snapshot(&self, user_id: &str) -> Result<Vec<TaskSnapshot>, TurnError> {
+        let list = self.tasks.list(user_id, StatusFilter::All).await.map_err(|e| TurnError::Internal(e.to_string()))?;
+        Ok(list
+            .into_iter()
+            .map(|t| TaskSnapshot { number: t.number, title: t.title, completed: t.completed })
+            .collect())
+    }
+
+    /// A new conversation is named after its first message.
+    async fn name_conversation(&self, turn: &PreparedTurn, tx: &mpsc::Sender<AgentEvent>) -> Result<(), TurnError> {
+        if turn.conversation.title.is_some() {
+            return Ok(());
+        }
+        let title = title_from(&turn.user_message.content);
+        if store::set_title_if_unset(&self.db, &turn.user.id, &turn.conversation.id, &title).await? {
+            let mut conversation = turn.conversation.clone();
+            conversation.title = Some(title);
+            tx.send(AgentEvent::TitleSet { conversation }).await.map_err(|_| TurnError::Cancelled)?;
+        }
+        Ok(())
+    }
+
+    /// On cancellation, what the person already saw is kept.
+    async fn store_partial(&self, turn: &PreparedTurn, answer: &str, records: &[Value]) {
+        if answer.trim().is_empty() && records.is_empty() {
+            return;
+        }
+        let text = if answer.trim().is_empty() { "(stopped)".to_string() } else { format!("{answer} …") };
+        if let Err(e) =
+            store::insert_message(&self.db, &turn.user.id, &turn.conversation.id, "assistant", &text, records).await
+        {
+            tracing::warn!(error = %e, "could not keep a cancelled answer");
+        }
+    }
+}
+
+/// The first words of the first message, as a title.
+pub fn title_from(message: &str) -> String {
+    let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= 60 {
+        return one_line;
+    }
+    let cut: String = one_line.chars().take(60).collect();
+    let cut = cut.rsplit_once(' ').map(|(a, _)| a.to_string()).unwrap_or(cut);
+    format!("{cut}…")
+}
+
+#[derive(Debug)]
+enum TurnError {
+    Cancelled,
+    Model(LlmError),
+    TooManySteps,
+    EmptyAnswer,
+    ConversationGone,
+    Internal(String),
+}
+
+impl From<sqlx::Error> for TurnError {
+    fn from(e: sqlx::Error) -> Self {
+        TurnError::Internal(e.to_string())
+    }
+}
+
+impl From<anyhow::Error> for TurnError {
+    fn from(e: anyhow::Error) -> Self {
+        TurnError::Internal(format!("{e:#}"))
+    }
+}
+
+impl TurnError {
+    fn log_text(&self) -> String {
+        match self {
+            TurnError::Model(e) => format!("{} ({e})", e.kind()),
+            TurnError::Internal(cause) => cause.clone(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// (code, message for the person, whether trying again may help).
+    fn friendly(&self) -> (&'static str, String, bool) {
+        match self {
+            TurnError::Model(LlmError::RateLimited { .. }) => (
+                "model_busy",
+                "The assistant is getting too many requests right now. Your message is saved; please try again in a minute.".into(),
+                true,
+            ),
+            TurnError::Model(LlmError::Timeout) => (
+                "model_timeout",
+                "The assistant took too long to answer. Your message is saved; please try again.".into(),
+                true,
+            ),
+            TurnError::Model(LlmError::Rejected { status: 401 | 403, .. }) => (
+                "model_misconfigured",
+                "The assistant's model service refused our credentials. Your message is saved; please tell the administrator to check the API key.".into(),
+                false,
+            ),
+            TurnError::Model(LlmError::Rejected { .. }) => (
+                "model_rejected",
+                "The assistant's model service could not handle this request. Your message is saved; try rephrasing it.".into(),
+                true,
+            ),
+            TurnError::Model(LlmError::Protocol(_)) => (
+                "model_garbled",
+                "The assistant's answer came back garbled. Your message is saved; please try again.".into(),
+                true,
+            ),
+            TurnError::Model(LlmError::Server { .. } | LlmError::Network(_)) => (
+                "model_unavailable",
+                "The assistant's model service is unavailable right now. Your message is saved; please try again shortly.".into(),
+                true,
+            ),
+            TurnError::TooManySteps => (
+                "too_many_steps",
+                "The assistant kept working without finishing an answer, so it was stopped. Check your task list, then try again with a simpler request.".into(),
+                true,
+            ),
+            TurnError::EmptyAnswer => (
+                "empty_answer",
+                "The assistant did not say anything. Your message is saved; please try again.".into(),
+                true,
+            ),
+            TurnError::ConversationGone => ("conversation_gone", "This conversation was deleted.".into(), false),
+            TurnError::Cancelled | TurnError::Internal(_) => (
+                "internal",
+                "Something went wrong on our side while answering. Your message is saved; please try again.".into(),
+                true,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_the_first_words() {
+        assert_eq!(title_from("  add   milk\nplease "), "add milk please");
+        let long = "word ".repeat(30);
+        let t = title_from(&long);
+        assert!(t.ends_with('…'));
+        assert!(t.chars().count() <= 61);
+    }
+}

@@ -1,0 +1,278 @@
+//! SQL for conversations and their messages. Every statement is scoped by `user_id`.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::FromRow;
+
+use crate::db::{Db, Timestamp};
+use crate::with_db;
+
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
+pub struct Conversation {
+    pub id: String,
+    pub title: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, FromRow)]
+struct MessageRow {
+    id: String,
+    conversation_id: String,
+    seq: i64,
+    role: String,
+    content: String,
+    tool_calls: Option<String>,
+    created_at: Timestamp,
+}
+
+/// A stored message. `tool_calls` (assistant messages) records each call: `{name, arguments, result}`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Message {
+    pub id: String,
+    #[serde(skip)]
+    pub conversation_id: String,
+    #[serde(skip)]
+    pub seq: i64,
+    pub role: String,
+    pub content: String,
+    pub tool_calls: Vec<Value>,
+    pub created_at: Timestamp,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Self {
+        Message {
+            id: r.id,
+            conversation_id: r.conversation_id,
+            seq: r.seq,
+            role: r.role,
+            content: r.content,
+            tool_calls: r.tool_calls.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+macro_rules! message_columns {
+    () => {
+        "id, conversation_id, seq, role, content, tool_calls, created_at"
+    };
+}
+
+pub async fn create_conversation(db: &Db, user_id: &str, id: &str, title: Option<&str>) -> sqlx::Result<Conversation> {
+    let now = Timestamp::now();
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, Conversation>(
+            "INSERT INTO conversation (id, user_id, title, last_seq, created_at, updated_at)
+             VALUES ($1, $2, $3, 0, $4, $4) RETURNING id, title, created_at, updated_at",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(title)
+        .bind(now)
+        .fetch_one(pool)
+        .await
+    })
+}
+
+pub async fn find_conversation(db: &Db, user_id: &str, id: &str) -> sqlx::Result<Option<Conversation>> {
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, Conversation>(
+            "SELECT id, title, created_at, updated_at FROM conversation WHERE id = $1 AND user_id = $2",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+    })
+}
+
+/// Newest first; `before` is the (updated_at, id) of the last row of the previous page.
+pub async fn list_conversations(
+    db: &Db,
+    user_id: &str,
+    limit: i64,
+    before: Option<(Timestamp, String)>,
+) -> sqlx::Result<Vec<Conversation>> {
+    let (at, id) = match before {
+        Some((at, id)) => (Some(at), id),
+        None => (None, String::new()),
+    };
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, Conversation>(
+            "SELECT id, title, created_at, updated_at FROM conversation
+             WHERE user_id = $1 AND ($2 IS NULL OR updated_at < $2 OR (updated_at = $2 AND id < $3))
+             ORDER BY updated_at DESC, id DESC LIMIT $4",
+        )
+        .bind(user_id)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+    })
+}
+
+pub async fn rename_conversation(db: &Db, user_id: &str, id: &str, title: &str) -> sqlx::Result<Option<Conversation>> {
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, Conversation>(
+            "UPDATE conversation SET title = $1 WHERE id = $2 AND user_id = $3
+             RETURNING id, title, created_at, updated_at",
+        )
+        .bind(title)
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+    })
+}
+
+/// Sets the title only if it has none yet (the first message names the conversation).
+pub async fn set_title_if_unset(db: &Db, user_id: &str, id: &str, title: &str) -> sqlx::Result<bool> {
+    with_db!(db, |pool| {
+        sqlx::query("UPDATE conversation SET title = $1 WHERE id = $2 AND user_id = $3 AND title IS NULL")
+            .bind(title)
+            .bind(id)
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() > 0)
+    })
+}
+
+pub async fn delete_conversation(db: &Db, user_id: &str, id: &str) -> sqlx::Result<bool> {
+    with_db!(db, |pool| {
+        sqlx::query("DELETE FROM conversation WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() > 0)
+    })
+}
+
+/// Appends a message; its `seq` comes from the conversation's counter in the same transaction, and the
+/// conversation moves to the top of the list. `None` when the conversation is not the user's.
+pub async fn insert_message(
+    db: &Db,
+    user_id: &str,
+    conversation_id: &str,
+    role: &str,
+    content: &str,
+    tool_calls: &[Value],
+) -> sqlx::Result<Option<Message>> {
+    let now = Timestamp::now();
+    let id = uuid::Uuid::now_v7().to_string();
+    let calls = (!tool_calls.is_empty()).then(|| Value::Array(tool_calls.to_vec()).to_string());
+    let row: Option<MessageRow> = with_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let seq: Option<(i64,)> = sqlx::query_as(
+            "UPDATE conversation SET last_seq = last_seq + 1, updated_at = $1
+             WHERE id = $2 AND user_id = $3 RETURNING last_seq",
+        )
+        .bind(now)
+        .bind(conversation_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((seq,)) = seq else {
+            return Ok(None);
+        };
+        let row = sqlx::query_as::<_, MessageRow>(concat!(
+            "INSERT INTO message (id, conversation_id, user_id, seq, role, content, tool_calls, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
+            message_columns!()
+        ))
+        .bind(&id)
+        .bind(conversation_id)
+        .bind(user_id)
+        .bind(seq)
+        .bind(role)
+        .bind(content)
+        .bind(&calls)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Some(row)
+    });
+    Ok(row.map(Message::from))
+}
+
+/// Oldest first, after `after_seq`, at most `limit`.
+pub async fn list_messages(
+    db: &Db,
+    user_id: &str,
+    conversation_id: &str,
+    after_seq: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Message>> {
+    let rows: Vec<MessageRow> = with_db!(db, |pool| {
+        sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM message WHERE conversation_id = $1 AND user_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"
+        ))
+        .bind(conversation_id)
+        .bind(user_id)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(rows.into_iter().map(Message::from).collect())
+}
+
+/// Newest first, before `before_seq` (exclusive), at most `limit`.
+pub async fn list_messages_desc(
+    db: &Db,
+    user_id: &str,
+    conversation_id: &str,
+    before_seq: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Message>> {
+    let rows: Vec<MessageRow> = with_db!(db, |pool| {
+        sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM message WHERE conversation_id = $1 AND user_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+        ))
+        .bind(conversation_id)
+        .bind(user_id)
+        .bind(before_seq)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(rows.into_iter().map(Message::from).collect())
+}
+
+pub async fn find_message(db: &Db, user_id: &str, conversation_id: &str, id: &str) -> sqlx::Result<Option<Message>> {
+    let row: Option<MessageRow> = with_db!(db, |pool| {
+        sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM message WHERE id = $1 AND conversation_id = $2 AND user_id = $3"
+        ))
+        .bind(id)
+        .bind(conversation_id)
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+    })?;
+    Ok(row.map(Message::from))
+}
+
+/// Removes every message after `seq` (a retry replaces what followed the person's message).
+pub async fn delete_messages_after(db: &Db, user_id: &str, conversation_id: &str, seq: i64) -> sqlx::Result<u64> {
+    with_db!(db, |pool| {
+        sqlx::query("DELETE FROM message WHERE conversation_id = $1 AND user_id = $2 AND seq > $3")
+            .bind(conversation_id)
+            .bind(user_id)
+            .bind(seq)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })
+}

@@ -1,0 +1,287 @@
+//! Model providers behind one small streaming trait: a chat call with tools that yields text deltas, tool
+//! calls, usage and a finish. `openai` speaks Chat Completions (any compatible server), `gemini` the native
+//! `streamGenerateContent`, and `builtin` is an offline assistant that emits real tool calls.
+
+pub mod builtin;
+mod builtin_nlu;
+pub mod gemini;
+pub mod openai;
+mod sse;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use serde_json::Value;
+
+/// A tool offered to the model.
+#[derive(Debug, Clone)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: Value,
+}
+
+/// A tool call the model made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    /// The provider's call id (generated when the provider has none).
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model sent them; invalid JSON arrives as a string value.
+    pub arguments: Value,
+}
+
+/// One message of the conversation sent to a model.
+#[derive(Debug, Clone)]
+pub enum ChatMessage {
+    User(String),
+    Assistant {
+        text: String,
+        tool_calls: Vec<ToolCall>,
+        /// What the provider needs to see again exactly as it sent it (Gemini's parts with thought signatures).
+        provider_state: Option<Value>,
+    },
+    ToolResult {
+        call_id: String,
+        name: String,
+        result: Value,
+    },
+}
+
+/// A task as the builtin assistant needs to know it (other providers ask `list_tasks` instead).
+#[derive(Debug, Clone)]
+pub struct TaskSnapshot {
+    pub number: i64,
+    pub title: String,
+    pub completed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelRequest {
+    pub system: String,
+    pub messages: Vec<ChatMessage>,
+    pub tools: Vec<ToolSpec>,
+    /// The person's tasks; filled only for providers that ask for it ([`ChatModel::wants_task_snapshot`]).
+    pub tasks: Option<Vec<TaskSnapshot>>,
+    pub user_name: Option<String>,
+}
+
+/// What a model streams back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelEvent {
+    TextDelta(String),
+    ToolCall(ToolCall),
+    /// State to replay verbatim with this assistant turn (see [`ChatMessage::Assistant`]).
+    ProviderState(Value),
+    Usage {
+        input_tokens: u64,
+        output_tokens: u64,
+    },
+    Finish {
+        reason: String,
+    },
+}
+
+/// Why a model call failed, in terms that decide what to do next.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LlmError {
+    #[error("the model did not answer in time")]
+    Timeout,
+    #[error("the model service is rate limiting us")]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("the model service failed (HTTP {status})")]
+    Server { status: u16 },
+    #[error("the model service refused the request (HTTP {status}): {message}")]
+    Rejected { status: u16, message: String },
+    #[error("the model service is unreachable: {0}")]
+    Network(String),
+    #[error("the model sent something we could not read: {0}")]
+    Protocol(String),
+}
+
+impl LlmError {
+    /// Whether trying again (after a pause) may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            LlmError::Timeout | LlmError::RateLimited { .. } | LlmError::Server { .. } | LlmError::Network(_)
+        )
+    }
+
+    /// A short label for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LlmError::Timeout => "timeout",
+            LlmError::RateLimited { .. } => "rate_limited",
+            LlmError::Server { .. } => "server",
+            LlmError::Rejected { .. } => "rejected",
+            LlmError::Network(_) => "network",
+            LlmError::Protocol(_) => "protocol",
+        }
+    }
+}
+
+pub type ModelStream = BoxStream<'static, Result<ModelEvent, LlmError>>;
+
+#[async_trait::async_trait]
+pub trait ChatModel: Send + Sync {
+    /// `provider:model`, for logs and records.
+    fn name(&self) -> String;
+
+    /// Whether the request should carry a snapshot of the person's tasks (only the builtin assistant).
+    fn wants_task_snapshot(&self) -> bool {
+        false
+    }
+
+    /// Starts a streamed answer. Errors before the first event come back here; later ones inside the stream.
+    async fn stream(&self, request: ModelRequest) -> Result<ModelStream, LlmError>;
+}
+
+/// Limits that apply to calls over the network.
+#[derive(Debug, Clone, Copy)]
+pub struct CallPolicy {
+    /// Time allowed until the response headers arrive.
+    pub connect_timeout: Duration,
+    /// Longest silence allowed between two pieces of a streamed answer.
+    pub idle_timeout: Duration,
+    /// Retries after a transient failure before any output.
+    pub max_retries: u32,
+    /// First backoff; doubled on each retry, capped by `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for CallPolicy {
+    fn default() -> Self {
+        CallPolicy {
+            connect_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_retries: 2,
+            base_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Parses `TASKCHAT_MODELS`-style lists: `openai:gpt-4o-mini,gemini:gemini-2.5-flash,builtin`.
+pub fn parse_model_list(spec: &str) -> Result<Vec<(String, Option<String>)>, String> {
+    let mut out = vec![];
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (provider, model) = match item.split_once(':') {
+            Some((p, m)) => (p.trim().to_ascii_lowercase(), Some(m.trim().to_string()).filter(|m| !m.is_empty())),
+            None => (item.to_ascii_lowercase(), None),
+        };
+        if !matches!(provider.as_str(), "openai" | "gemini" | "builtin") {
+            return Err(format!("unknown model provider {provider:?}: use openai, gemini or builtin"));
+        }
+        out.push((provider, model));
+    }
+    if out.is_empty() {
+        return Err("the model list is empty".into());
+    }
+    Ok(out)
+}
+
+/// Settings for building the provider list.
+#[derive(Clone, Default)]
+pub struct ProviderSettings {
+    pub models: Option<String>,
+    pub openai_api_key: Option<String>,
+    pub openai_base_url: String,
+    pub openai_model: String,
+    pub gemini_api_key: Option<String>,
+    pub gemini_base_url: String,
+    pub gemini_model: String,
+    pub policy: CallPolicy,
+}
+
+/// The ordered providers: the configured list, or those whose keys are present followed by `builtin`.
+pub fn build_providers(s: &ProviderSettings) -> anyhow::Result<Vec<Arc<dyn ChatModel>>> {
+    let list = match &s.models {
+        Some(spec) => parse_model_list(spec).map_err(|e| anyhow::anyhow!("TASKCHAT_MODELS: {e}"))?,
+        None => {
+            let mut l = vec![];
+            if s.openai_api_key.is_some() {
+                l.push(("openai".to_string(), None));
+            }
+            if s.gemini_api_key.is_some() {
+                l.push(("gemini".to_string(), None));
+            }
+            l.push(("builtin".to_string(), None));
+            l
+        }
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
+    let mut out: Vec<Arc<dyn ChatModel>> = vec![];
+    for (provider, model) in list {
+        match provider.as_str() {
+            "openai" => {
+                let key = s.openai_api_key.clone().unwrap_or_default();
+                if key.is_empty() && s.openai_base_url.contains("api.openai.com") {
+                    anyhow::bail!("TASKCHAT_MODELS names openai but OPENAI_API_KEY is not set");
+                }
+                out.push(Arc::new(openai::OpenAi::new(
+                    http.clone(),
+                    s.openai_base_url.clone(),
+                    key,
+                    model.unwrap_or_else(|| s.openai_model.clone()),
+                    s.policy,
+                )));
+            }
+            "gemini" => {
+                let key = s
+                    .gemini_api_key
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("TASKCHAT_MODELS names gemini but GEMINI_API_KEY is not set"))?;
+                out.push(Arc::new(gemini::Gemini::new(
+                    http.clone(),
+                    s.gemini_base_url.clone(),
+                    key,
+                    model.unwrap_or_else(|| s.gemini_model.clone()),
+                    s.policy,
+                )));
+            }
+            _ => out.push(Arc::new(builtin::Builtin)),
+        }
+    }
+    Ok(out)
+}
+
+/// Backoff before retry number `attempt` (1-based), honouring a server's Retry-After when it is sooner than
+/// our cap.
+pub fn backoff(policy: &CallPolicy, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let exp = policy.base_backoff.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    match retry_after {
+        Some(ra) => ra.min(policy.max_backoff),
+        None => exp.min(policy.max_backoff),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_lists_parse() {
+        let l = parse_model_list("openai:gpt-4o-mini, gemini:gemini-2.5-flash ,builtin").unwrap();
+        assert_eq!(l[0], ("openai".into(), Some("gpt-4o-mini".into())));
+        assert_eq!(l[1], ("gemini".into(), Some("gemini-2.5-flash".into())));
+        assert_eq!(l[2], ("builtin".into(), None));
+        assert!(parse_model_list("claude:x").is_err());
+        assert!(parse_model_list(" , ").is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_and_honours_retry_after() {
+        let p = CallPolicy::default();
+        assert_eq!(backoff(&p, 1, None), Duration::from_millis(500));
+        assert_eq!(backoff(&p, 2, None), Duration::from_millis(1000));
+        assert_eq!(backoff(&p, 10, None), Duration::from_secs(8));
+        assert_eq!(backoff(&p, 1, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(backoff(&p, 1, Some(Duration::from_secs(600))), Duration::from_secs(8));
+    }
+}
