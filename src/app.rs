@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Auth};
 use crate::chat::{self, Agent};
+use crate::config::ServeArgs;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::tasks::{self, TaskService};
@@ -39,11 +40,13 @@ impl FromRef<AppState> for Arc<Auth> {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP surface.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+pub fn router(state: AppState, args: &ServeArgs) -> Router {
+    let max_body_bytes = args.max_body_bytes;
     let cors = cors_layer(state.auth.clone());
     let api = Router::new()
         .merge(tasks::routes::router())
         .merge(chat::routes::router())
+        .merge(crate::chatkit::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
@@ -51,6 +54,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state.clone());
     Router::new()
         .nest("/api/auth", auth::routes::router().with_state(state.auth.clone()))
+        .merge(crate::mcp::http::router(&state, args))
         .merge(api)
         .fallback(|| async { AppError::not_found("No such route.") })
         .method_not_allowed_fallback(|| async {

@@ -4,11 +4,13 @@
 pub mod app;
 pub mod auth;
 pub mod chat;
+pub mod chatkit;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod llm;
+pub mod mcp;
 pub mod openapi;
 pub mod server;
 pub mod tasks;

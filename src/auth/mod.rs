@@ -127,25 +127,25 @@ impl Auth {
             .collect()
     }
 
-    /// The session token a request carries: our signed cookie, or a bearer session token (signed or raw).
-    /// JWTs are not sessions and are handled by the extractor.
+    /// The session token a request carries: a bearer session token (signed or raw) first, as Better Auth's
+    /// bearer plugin lets the header win, else our signed cookie. JWTs are not sessions: the extractor
+    /// handles them.
     pub fn session_token_from(&self, headers: &HeaderMap) -> Option<String> {
-        if let Some(value) = cookie_value(headers, &self.session_cookie_name()) {
-            let decoded = crypto::decode_uri_component(&value)?;
-            return crypto::verify_signed_value(&decoded, &self.secret);
+        if let Some(bearer) = bearer_token(headers).filter(|b| b.matches('.').count() < 2) {
+            let token = if bearer.contains('.') {
+                crypto::decode_uri_component(bearer).and_then(|d| crypto::verify_signed_value(&d, &self.secret))
+            } else if (20..=64).contains(&bearer.len()) && bearer.chars().all(|c| c.is_ascii_alphanumeric()) {
+                Some(bearer.to_string())
+            } else {
+                None
+            };
+            if token.is_some() {
+                return token;
+            }
         }
-        let bearer = bearer_token(headers)?;
-        if bearer.matches('.').count() >= 2 {
-            return None;
-        }
-        if bearer.contains('.') {
-            let decoded = crypto::decode_uri_component(bearer)?;
-            crypto::verify_signed_value(&decoded, &self.secret)
-        } else if (20..=64).contains(&bearer.len()) && bearer.chars().all(|c| c.is_ascii_alphanumeric()) {
-            Some(bearer.to_string())
-        } else {
-            None
-        }
+        let value = cookie_value(headers, &self.session_cookie_name())?;
+        let decoded = crypto::decode_uri_component(&value)?;
+        crypto::verify_signed_value(&decoded, &self.secret)
     }
 
     /// Whether the request marked its session as not-to-be-remembered (no rolling refresh then).

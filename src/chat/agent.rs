@@ -101,6 +101,8 @@ pub struct PreparedTurn {
     pub conversation: Conversation,
     pub conversation_created: bool,
     pub user_message: Message,
+    /// The id the answer will be stored under, known up front so a stream can announce it.
+    pub answer_id: String,
     user: User,
 }
 
@@ -150,7 +152,13 @@ impl Agent {
                         .await?
                         .ok_or_else(|| AppError::not_found("No such conversation."))?,
                 };
-                Ok(PreparedTurn { conversation, conversation_created: created, user_message, user: user.clone() })
+                Ok(PreparedTurn {
+                    conversation,
+                    conversation_created: created,
+                    user_message,
+                    answer_id: store::new_message_id(),
+                    user: user.clone(),
+                })
             }
             TurnInput::RetryAfter { conversation_id, message_id } => {
                 let conversation = self.owned_conversation(&user.id, &conversation_id).await?;
@@ -163,6 +171,7 @@ impl Agent {
                     conversation,
                     conversation_created: false,
                     user_message: message,
+                    answer_id: store::new_message_id(),
                     user: user.clone(),
                 })
             }
@@ -315,8 +324,9 @@ impl Agent {
                 if answer.trim().is_empty() {
                     return Err(TurnError::EmptyAnswer);
                 }
-                let message = store::insert_message(
+                let message = store::insert_message_with_id(
                     &self.db,
+                    &turn.answer_id,
                     &turn.user.id,
                     &turn.conversation.id,
                     "assistant",
@@ -325,8 +335,8 @@ impl Agent {
                 )
                 .await?
                 .ok_or(TurnError::ConversationGone)?;
-                self.name_conversation(turn, tx).await?;
-                return send(AgentEvent::AnswerDone { message }).await;
+                send(AgentEvent::AnswerDone { message }).await?;
+                return self.name_conversation(turn, tx).await;
             }
             request.messages.push(ChatMessage::Assistant { text, tool_calls: calls.clone(), provider_state: state });
             for call in calls {
@@ -437,9 +447,17 @@ impl Agent {
             return;
         }
         let text = if answer.trim().is_empty() { "(stopped)".to_string() } else { format!("{answer} …") };
-        if let Err(e) =
-            store::insert_message(&self.db, &turn.user.id, &turn.conversation.id, "assistant", &text, records).await
-        {
+        let stored = store::insert_message_with_id(
+            &self.db,
+            &turn.answer_id,
+            &turn.user.id,
+            &turn.conversation.id,
+            "assistant",
+            &text,
+            records,
+        )
+        .await;
+        if let Err(e) = stored {
             tracing::warn!(error = %e, "could not keep a cancelled answer");
         }
     }

@@ -162,8 +162,25 @@ pub async fn insert_message(
     content: &str,
     tool_calls: &[Value],
 ) -> sqlx::Result<Option<Message>> {
+    insert_message_with_id(db, &new_message_id(), user_id, conversation_id, role, content, tool_calls).await
+}
+
+/// A new message id: time-ordered, so ids sort like the messages they name.
+pub fn new_message_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// [`insert_message`] with an id chosen beforehand (a streamed answer is announced under its final id).
+pub async fn insert_message_with_id(
+    db: &Db,
+    id: &str,
+    user_id: &str,
+    conversation_id: &str,
+    role: &str,
+    content: &str,
+    tool_calls: &[Value],
+) -> sqlx::Result<Option<Message>> {
     let now = Timestamp::now();
-    let id = uuid::Uuid::now_v7().to_string();
     let calls = (!tool_calls.is_empty()).then(|| Value::Array(tool_calls.to_vec()).to_string());
     let row: Option<MessageRow> = with_db!(db, |pool| {
         let mut tx = pool.begin().await?;
@@ -184,7 +201,7 @@ pub async fn insert_message(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
             message_columns!()
         ))
-        .bind(&id)
+        .bind(id)
         .bind(conversation_id)
         .bind(user_id)
         .bind(seq)
@@ -275,4 +292,57 @@ pub async fn delete_messages_after(db: &Db, user_id: &str, conversation_id: &str
             .await
             .map(|r| r.rows_affected())
     })
+}
+
+/// Oldest first; `after` is the (updated_at, id) of the last row of the previous page.
+pub async fn list_conversations_asc(
+    db: &Db,
+    user_id: &str,
+    limit: i64,
+    after: Option<(Timestamp, String)>,
+) -> sqlx::Result<Vec<Conversation>> {
+    let (at, id) = match after {
+        Some((at, id)) => (Some(at), id),
+        None => (None, String::new()),
+    };
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, Conversation>(
+            "SELECT id, title, created_at, updated_at FROM conversation
+             WHERE user_id = $1 AND ($2 IS NULL OR updated_at > $2 OR (updated_at = $2 AND id > $3))
+             ORDER BY updated_at ASC, id ASC LIMIT $4",
+        )
+        .bind(user_id)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+    })
+}
+
+/// Records feedback on the caller's messages of one conversation; returns how many were found.
+pub async fn set_feedback(
+    db: &Db,
+    user_id: &str,
+    conversation_id: &str,
+    message_ids: &[String],
+    kind: &str,
+) -> sqlx::Result<u64> {
+    let mut found = 0;
+    with_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        for id in message_ids {
+            found +=
+                sqlx::query("UPDATE message SET feedback = $1 WHERE id = $2 AND conversation_id = $3 AND user_id = $4")
+                    .bind(kind)
+                    .bind(id)
+                    .bind(conversation_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+        }
+        tx.commit().await
+    })?;
+    Ok(found)
 }

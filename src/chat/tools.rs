@@ -296,3 +296,44 @@ fn task_number(args: &serde_json::Map<String, Value>) -> Result<i64, ToolOutcome
     };
     n.filter(|n| *n > 0).ok_or_else(bad)
 }
+
+/// A short line for a running tool, as a chat UI shows it ("Adding 'buy milk'…").
+pub fn progress_title(name: &str, args: &Value) -> String {
+    let number = args.get("task_id").map(|v| v.to_string().trim_matches('"').to_string());
+    match (name, number) {
+        ("add_task", _) => match args.get("title").and_then(Value::as_str) {
+            Some(t) => format!("Adding '{}'…", t.trim()),
+            None => "Adding a task…".into(),
+        },
+        ("list_tasks", _) => "Checking your tasks…".into(),
+        ("complete_task", Some(n)) => format!("Completing task {n}…"),
+        ("delete_task", Some(n)) => format!("Deleting task {n}…"),
+        ("update_task", Some(n)) => format!("Updating task {n}…"),
+        _ => "Working on it…".into(),
+    }
+}
+
+/// A short line for a finished tool ("Added task 3: buy milk"), from its result.
+pub fn done_title(name: &str, outcome: &ToolOutcome) -> String {
+    let r = &outcome.result;
+    if outcome.is_error {
+        let message = r.get("message").and_then(Value::as_str).unwrap_or("it did not work");
+        return format!("Could not do that: {message}");
+    }
+    let task = |verb: &str| match (r.pointer("/task/number"), r.pointer("/task/title").and_then(Value::as_str)) {
+        (Some(n), Some(t)) => format!("{verb} task {n}: {t}"),
+        _ => verb.to_string(),
+    };
+    match name {
+        "add_task" => task("Added"),
+        "complete_task" => task("Completed"),
+        "delete_task" => task("Deleted"),
+        "update_task" => task("Updated"),
+        "list_tasks" => match r.get("count").and_then(Value::as_u64) {
+            Some(1) => "Found 1 task".into(),
+            Some(n) => format!("Found {n} tasks"),
+            None => "Checked your tasks".into(),
+        },
+        _ => "Done".into(),
+    }
+}

@@ -31,8 +31,9 @@
 //!
 //! References to tasks: numbers ("3", "#3", "task 3", "number three", "3rd", several as "1, 2 and 6"),
 //! pronouns ("it", "that one" → the last mentioned task), "everything" (bulk complete; bulk delete is refused
-//! except "clear completed"), or words of a title ("the dentist and the report" names two when each is clear). Word matching ignores stop words and compares stems
-//! (bought→buy, wrote→write, plural and -ed/-ing endings, one-letter typos in words of 5+ letters). Common
+//! except "clear completed"), or words of a title ("the dentist and the report" names two when each is clear).
+//! Word matching ignores stop words and compares stems (bought→buy, wrote→write, plural and -ed/-ing endings,
+//! one-letter typos in words of 5+ letters). Common
 //! task verbs (buy, call, pay…) only count when nothing more specific matches, so "I bought a car" does not pick
 //! "buy milk". The task sharing the most words wins; on a tie a phrase naming every word of exactly one title
 //! wins ("I bought the milk" → "buy milk", not "buy oat milk"); when completing, pending tasks beat done ones;
@@ -315,112 +316,40 @@ enum AddKind {
     PutOnList,
 }
 
-const ADD_PREFIXES: &[(&str, AddKind)] = &[
-    ("add a note to self", AddKind::One),
-    ("add note to self", AddKind::One),
-    ("add a new task called", AddKind::One),
-    ("add a new task named", AddKind::One),
-    ("add a new task to", AddKind::One),
-    ("add a new task", AddKind::One),
-    ("add new task to", AddKind::One),
-    ("add new task", AddKind::One),
-    ("add a task called", AddKind::One),
-    ("add a task named", AddKind::One),
-    ("add a task to", AddKind::One),
-    ("add a task for", AddKind::One),
-    ("add a task", AddKind::One),
-    ("add task to", AddKind::One),
-    ("add task", AddKind::One),
-    ("add a todo to", AddKind::One),
-    ("add a todo", AddKind::One),
-    ("add a to-do to", AddKind::One),
-    ("add a to-do", AddKind::One),
-    ("add todo", AddKind::One),
-    ("add a reminder to", AddKind::One),
-    ("add a reminder", AddKind::One),
-    ("add an item", AddKind::One),
-    ("create a new task to", AddKind::One),
-    ("create a new task", AddKind::One),
-    ("create a task to", AddKind::One),
-    ("create a task called", AddKind::One),
-    ("create a task", AddKind::One),
-    ("create task", AddKind::One),
-    ("make a new task", AddKind::One),
-    ("make a task to", AddKind::One),
-    ("make a task", AddKind::One),
-    ("new task to", AddKind::One),
-    ("new task", AddKind::One),
-    ("new todo", AddKind::One),
-    ("new to-do", AddKind::One),
-    ("new reminder", AddKind::One),
-    ("set a reminder to", AddKind::One),
-    ("set a reminder", AddKind::One),
-    ("remind me that i need to", AddKind::One),
-    ("remind me that i have to", AddKind::One),
-    ("remind me to", AddKind::One),
-    ("remind me about", AddKind::One),
-    ("remind me", AddKind::One),
-    ("remember that i need to", AddKind::One),
-    ("remember i need to", AddKind::One),
-    ("remember to", AddKind::One),
-    ("don't let me forget to", AddKind::One),
-    ("dont let me forget to", AddKind::One),
-    ("do not let me forget to", AddKind::One),
-    ("don't let me forget", AddKind::One),
-    ("dont let me forget", AddKind::One),
-    ("don't forget to", AddKind::One),
-    ("dont forget to", AddKind::One),
-    ("do not forget to", AddKind::One),
-    ("note to self", AddKind::One),
-    ("make sure i", AddKind::One),
-    ("make sure to", AddKind::One),
-    ("i need to", AddKind::One),
-    ("i have to", AddKind::One),
-    ("i've got to", AddKind::One),
-    ("ive got to", AddKind::One),
-    ("i got to", AddKind::One),
-    ("i gotta", AddKind::One),
-    ("i must", AddKind::One),
-    ("i should", AddKind::One),
-    ("i want to", AddKind::One),
-    ("i'd like to", AddKind::One),
-    ("i would like to", AddKind::One),
-    ("i'll need to", AddKind::One),
-    ("need to", AddKind::One),
-    ("have to", AddKind::One),
-    ("gotta", AddKind::One),
-    ("reminder:", AddKind::One),
-    ("task:", AddKind::One),
-    ("add tasks", AddKind::List),
-    ("add these tasks", AddKind::List),
-    ("add these", AddKind::List),
-    ("add the following", AddKind::List),
-    ("add items", AddKind::List),
-    ("add to my todo list", AddKind::List),
-    ("add to my to-do list", AddKind::List),
-    ("add to my list", AddKind::List),
-    ("add to the list", AddKind::List),
-    ("add to list", AddKind::List),
-    ("create tasks", AddKind::List),
-    ("new tasks", AddKind::List),
-    ("todo:", AddKind::List),
-    ("to-do:", AddKind::List),
-    ("to do:", AddKind::List),
-    ("todos:", AddKind::List),
-    ("add", AddKind::List),
-    ("create", AddKind::List),
-    ("jot down", AddKind::List),
-    ("write down", AddKind::List),
-    ("note down", AddKind::List),
-    ("put", AddKind::PutOnList),
-    ("stick", AddKind::PutOnList),
+/// Singular phrasings: one task, whatever commas or "and" the rest contains.
+#[rustfmt::skip]
+const ADD_ONE: &[&str] = &[
+    "add a note to self", "add note to self", "add a new task called", "add a new task named", "add a new task to",
+    "add a new task", "add new task to", "add new task", "add a task called", "add a task named", "add a task to",
+    "add a task for", "add a task", "add task to", "add task", "add a todo to", "add a todo", "add a to-do to",
+    "add a to-do", "add todo", "add a reminder to", "add a reminder", "add an item", "create a new task to",
+    "create a new task", "create a task to", "create a task called", "create a task", "create task",
+    "make a new task", "make a task to", "make a task", "new task to", "new task", "new todo", "new to-do",
+    "new reminder", "set a reminder to", "set a reminder", "remind me that i need to", "remind me that i have to",
+    "remind me to", "remind me about", "remind me", "remember that i need to", "remember i need to", "remember to",
+    "don't let me forget to", "dont let me forget to", "do not let me forget to", "don't let me forget",
+    "dont let me forget", "don't forget to", "dont forget to", "do not forget to", "note to self", "make sure i",
+    "make sure to", "i need to", "i have to", "i've got to", "ive got to", "i got to", "i gotta", "i must",
+    "i should", "i want to", "i'd like to", "i would like to", "i'll need to", "need to", "have to", "gotta",
+    "reminder:", "task:",
 ];
+/// Bare or plural phrasings: the rest may be a list of short items.
+#[rustfmt::skip]
+const ADD_LIST: &[&str] = &[
+    "add tasks", "add these tasks", "add these", "add the following", "add items", "add to my todo list",
+    "add to my to-do list", "add to my list", "add to the list", "add to list", "create tasks", "new tasks",
+    "todo:", "to-do:", "to do:", "todos:", "add", "create", "jot down", "write down", "note down",
+];
+/// Only an add when a list suffix follows ("put the milk in the fridge" is not a task).
+const ADD_PUT: &[&str] = &["put", "stick"];
 
 fn try_add(text: &str, _ctx: &Context) -> Option<Outcome> {
     // The longest matching prefix wins, so "add a task to" beats "add".
-    let (rest, kind) = ADD_PREFIXES
+    let kinds = [(ADD_ONE, AddKind::One), (ADD_LIST, AddKind::List), (ADD_PUT, AddKind::PutOnList)];
+    let (rest, kind) = kinds
         .iter()
-        .filter_map(|(p, k)| strip_prefix_ci(text, p).map(|r| (p.len(), r, *k)))
+        .flat_map(|(ps, k)| ps.iter().map(move |p| (*p, *k)))
+        .filter_map(|(p, k)| strip_prefix_ci(text, p).map(|r| (p.len(), r, k)))
         .max_by_key(|(len, _, _)| *len)
         .map(|(_, r, k)| (r, k))?;
     let mut x = rest.trim_start_matches(|c: char| c.is_whitespace() || ":-,".contains(c));
@@ -589,98 +518,69 @@ enum Field {
     Nothing,
 }
 
-const UPDATE_TEMPLATES: &[(&str, Field)] = &[
-    ("change the description of {} to {}", Field::Description),
-    ("change the description for {} to {}", Field::Description),
-    ("change description of {} to {}", Field::Description),
-    ("set the description of {} to {}", Field::Description),
-    ("set the description for {} to {}", Field::Description),
-    ("set description of {} to {}", Field::Description),
-    ("set description for {} to {}", Field::Description),
-    ("update the description of {} to {}", Field::Description),
-    ("update description of {} to {}", Field::Description),
-    ("edit the description of {} to {}", Field::Description),
-    ("change the note on {} to {}", Field::Description),
-    ("change the note for {} to {}", Field::Description),
-    ("change the notes on {} to {}", Field::Description),
-    ("set the note on {} to {}", Field::Description),
-    ("set the note for {} to {}", Field::Description),
-    ("update the note on {} to {}", Field::Description),
-    ("change {}'s description to {}", Field::Description),
-    ("set {}'s description to {}", Field::Description),
-    ("update {}'s description to {}", Field::Description),
-    ("change {}'s note to {}", Field::Description),
-    ("set {}'s note to {}", Field::Description),
-    ("add a note to {}: {}", Field::Description),
-    ("add note to {}: {}", Field::Description),
-    ("add a note to {} saying {}", Field::Description),
-    ("add a note to {} that {}", Field::Description),
-    ("add a note on {}: {}", Field::Description),
-    ("add a note for {}: {}", Field::Description),
-    ("add a description to {}: {}", Field::Description),
-    ("add description to {}: {}", Field::Description),
-    ("add a description to {} saying {}", Field::Description),
-    ("add details to {}: {}", Field::Description),
-    ("add a comment to {}: {}", Field::Description),
-    ("describe {} as {}", Field::Description),
-    ("note on {}: {}", Field::Description),
-    ("note for {}: {}", Field::Description),
-    ("description of {}: {}", Field::Description),
-    ("description for {}: {}", Field::Description),
-    ("give {} the description {}", Field::Description),
-    ("remove the description from {}", Field::ClearDescription),
-    ("remove the description of {}", Field::ClearDescription),
-    ("remove the note from {}", Field::ClearDescription),
-    ("remove the note on {}", Field::ClearDescription),
-    ("delete the description of {}", Field::ClearDescription),
-    ("delete the note on {}", Field::ClearDescription),
-    ("delete the note from {}", Field::ClearDescription),
-    ("clear the description of {}", Field::ClearDescription),
-    ("clear the description on {}", Field::ClearDescription),
-    ("clear the note on {}", Field::ClearDescription),
-    ("rename {} to {}", Field::Title),
-    ("rename {} as {}", Field::Title),
-    ("rename {}: {}", Field::Title),
-    ("retitle {} to {}", Field::Title),
-    ("retitle {} as {}", Field::Title),
-    ("change the title of {} to {}", Field::Title),
-    ("change the title for {} to {}", Field::Title),
-    ("change the name of {} to {}", Field::Title),
-    ("change title of {} to {}", Field::Title),
-    ("set the title of {} to {}", Field::Title),
-    ("update the title of {} to {}", Field::Title),
-    ("change {}'s title to {}", Field::Title),
-    ("change {}'s name to {}", Field::Title),
-    ("set {}'s title to {}", Field::Title),
-    ("change {} to say {}", Field::Title),
-    ("update {} to say {}", Field::Title),
-    ("edit {} to say {}", Field::Title),
-    ("change {} so it says {}", Field::Title),
-    ("make {} say {}", Field::Title),
-    ("change {} to {}", Field::Title),
-    ("update {} to {}", Field::Title),
-    ("edit {} to {}", Field::Title),
-    ("switch {} to {}", Field::Title),
-    ("change {}: {}", Field::Title),
-    ("update {}: {}", Field::Title),
-    ("edit {}: {}", Field::Title),
-    ("replace {} with {}", Field::Title),
-    ("{} should be called {}", Field::Title),
-    ("{} should say {}", Field::Title),
-    ("rename {}", Field::Nothing),
-    ("retitle {}", Field::Nothing),
-    ("edit {}", Field::Nothing),
-    ("update {}", Field::Nothing),
-    ("change {}", Field::Nothing),
-    ("modify {}", Field::Nothing),
+/// Setting a description ("note") on a task: `{}` is the task, then the text.
+#[rustfmt::skip]
+const NOTE_TEMPLATES: &[&str] = &[
+    "change the description of {} to {}", "change the description for {} to {}", "change description of {} to {}",
+    "set the description of {} to {}", "set the description for {} to {}", "set description of {} to {}",
+    "set description for {} to {}", "update the description of {} to {}", "update description of {} to {}",
+    "edit the description of {} to {}", "change the note on {} to {}", "change the note for {} to {}",
+    "change the notes on {} to {}", "set the note on {} to {}", "set the note for {} to {}",
+    "update the note on {} to {}", "change {}'s description to {}", "set {}'s description to {}",
+    "update {}'s description to {}", "change {}'s note to {}", "set {}'s note to {}", "add a note to {}: {}",
+    "add note to {}: {}", "add a note to {} saying {}", "add a note to {} that {}", "add a note on {}: {}",
+    "add a note for {}: {}", "add a description to {}: {}", "add description to {}: {}",
+    "add a description to {} saying {}", "add details to {}: {}", "add a comment to {}: {}", "describe {} as {}",
+    "note on {}: {}", "note for {}: {}", "description of {}: {}", "description for {}: {}",
+    "give {} the description {}",
+];
+/// Removing a description.
+#[rustfmt::skip]
+const CLEAR_NOTE_TEMPLATES: &[&str] = &[
+    "remove the description from {}", "remove the description of {}", "remove the note from {}",
+    "remove the note on {}", "delete the description of {}", "delete the note on {}", "delete the note from {}",
+    "clear the description of {}", "clear the description on {}", "clear the note on {}",
+];
+/// Renaming, most specific first so "change the title of X to Y" is not read as "change X to Y".
+#[rustfmt::skip]
+const TITLE_TEMPLATES: &[&str] = &[
+    "rename {} to {}", "rename {} as {}", "rename {}: {}", "retitle {} to {}", "retitle {} as {}",
+    "change the title of {} to {}", "change the title for {} to {}", "change the name of {} to {}",
+    "change title of {} to {}", "set the title of {} to {}", "update the title of {} to {}",
+    "change {}'s title to {}", "change {}'s name to {}", "set {}'s title to {}", "change {} to say {}",
+    "update {} to say {}", "edit {} to say {}", "change {} so it says {}", "make {} say {}", "change {} to {}",
+    "update {} to {}", "edit {} to {}", "switch {} to {}", "change {}: {}", "update {}: {}", "edit {}: {}",
+    "replace {} with {}", "{} should be called {}", "{} should say {}",
+];
+/// An edit verb with no new text: ask what to change.
+#[rustfmt::skip]
+const BARE_EDIT_TEMPLATES: &[&str] = &[
+    "rename {}", "retitle {}", "edit {}", "update {}", "change {}", "modify {}",
+];
+const UPDATE_TEMPLATES: [(&[&str], Field); 4] = [
+    (NOTE_TEMPLATES, Field::Description),
+    (CLEAR_NOTE_TEMPLATES, Field::ClearDescription),
+    (TITLE_TEMPLATES, Field::Title),
+    (BARE_EDIT_TEMPLATES, Field::Nothing),
 ];
 
 /// "call it X" names the last-mentioned task; only with a pronoun, since "call mom tomorrow" is not a rename.
-const PRONOUN_RENAMES: &[&str] = &["call {p} {} instead", "call {p} {}", "name {p} {}", "rename {p} {}"];
+const RENAME_PRONOUNS: &[&str] = &["that one", "this one", "that task", "this task", "it", "that", "this"];
+/// Bare "that"/"this" need "instead" after "call": "call that plumber" is a phone call, not a rename.
+const CALL_PRONOUNS: &[&str] = &["that one", "this one", "that task", "this task", "it"];
+const PRONOUN_RENAMES: [(&str, &[&str]); 4] = [
+    ("call {p} {} instead", RENAME_PRONOUNS),
+    ("call {p} {}", CALL_PRONOUNS),
+    ("name {p} {}", RENAME_PRONOUNS),
+    ("rename {p} {}", RENAME_PRONOUNS),
+];
+
+/// Targets of "add a note to …" that mean the person's own list, so the message is an add.
+const SELF_REFERENCES: &[&str] = &["self", "myself", "me", "my list", "the list", "list", "my todo list", "my tasks"];
 
 fn try_update(text: &str, ctx: &Context) -> Option<Outcome> {
-    for template in PRONOUN_RENAMES {
-        for p in ["that one", "this one", "that task", "this task", "it", "that", "this"] {
+    for (template, pronouns) in PRONOUN_RENAMES {
+        for p in pronouns {
             let pattern = template.replace("{p}", p);
             if let Some(caps) = match_template(&pattern, text).into_iter().next() {
                 // "rename it to X": the "to" belongs to the verb, not the title.
@@ -694,7 +594,8 @@ fn try_update(text: &str, ctx: &Context) -> Option<Outcome> {
         }
     }
     let adding = looks_like_add(text);
-    for (pattern, field) in UPDATE_TEMPLATES {
+    let templates = UPDATE_TEMPLATES.iter().flat_map(|(ps, f)| ps.iter().map(move |p| (*p, *f)));
+    for (pattern, field) in templates {
         if adding && pattern.starts_with("{}") {
             continue;
         }
@@ -703,16 +604,14 @@ fn try_update(text: &str, ctx: &Context) -> Option<Outcome> {
         for caps in &matches {
             let reference = caps[0];
             // "add a note to self: …" is a new task, not a note on a task called "self".
-            if ["self", "myself", "me", "my list", "the list", "list", "my todo list", "my tasks"]
-                .contains(&fold(reference).as_str())
-            {
+            if SELF_REFERENCES.contains(&fold(reference).as_str()) {
                 continue;
             }
             let value = caps.get(1).map(|v| clean_value(v)).unwrap_or_default();
             if caps.len() > 1 && value.is_empty() {
                 continue;
             }
-            match finish_update(reference, *field, &value, ctx) {
+            match finish_update(reference, field, &value, ctx) {
                 Outcome::Calls(c) => return Some(Outcome::Calls(c)),
                 err => {
                     first_err.get_or_insert(err);
@@ -749,9 +648,11 @@ fn clean_value(v: &str) -> String {
 }
 
 fn looks_like_add(text: &str) -> bool {
-    ["add", "create", "new", "remind", "remember", "todo", "put", "i need", "need to", "note to self"]
-        .iter()
-        .any(|p| strip_prefix_ci(text, p).is_some())
+    #[rustfmt::skip]
+    const STARTS: &[&str] = &[
+        "add", "create", "new", "remind", "remember", "todo", "put", "i need", "need to", "note to self",
+    ];
+    STARTS.iter().any(|p| strip_prefix_ci(text, p).is_some())
 }
 
 // ----- deleting ------------------------------------------------------------------------------------------------
@@ -762,7 +663,7 @@ const DELETE_TEMPLATES: &[&str] = &[
     "i don't have to {} anymore", "i dont have to {} anymore", "i no longer need to {}", "i don't need to {}",
     "i dont need to {}", "no need to {}", "no need for {}", "take {} off my list", "take {} off the list",
     "take {} off", "take off {}", "get rid of {}", "throw away {}", "throw out {}", "forget about {}",
-    "never mind {}", "nevermind {}", "clean up {}", "delete {}", "remove {}", "erase {}", "drop {}", "trash {}",
+    "never mind {}", "nevermind {}", "delete {}", "remove {}", "erase {}", "drop {}", "trash {}",
     "scrap {}", "scratch {}", "discard {}", "ditch {}", "cancel {}", "forget {}", "kill {}", "nuke {}", "bin {}",
     "axe {}", "clear {}", "purge {}", "{} can go", "{} is cancelled", "{} is canceled", "{} is no longer needed",
     "{} isn't needed anymore", "{} is not needed anymore",
@@ -770,9 +671,11 @@ const DELETE_TEMPLATES: &[&str] = &[
 
 fn try_delete(text: &str, ctx: &Context) -> Option<Outcome> {
     let l = fold(text);
-    if ["delete", "remove", "erase", "drop", "delete task", "remove task", "delete a task", "remove a task"]
-        .contains(&l.as_str())
-    {
+    #[rustfmt::skip]
+    const BARE: &[&str] = &[
+        "delete", "remove", "erase", "drop", "delete task", "remove task", "delete a task", "remove a task",
+    ];
+    if BARE.contains(&l.as_str()) {
         return Some(Outcome::Ask(Ask::WhichTask));
     }
     first_resolved(DELETE_TEMPLATES.iter().map(|s| s.to_string()), text, ctx, Purpose::Delete, delete_call)
@@ -825,7 +728,6 @@ fn try_list(text: &str, _ctx: &Context) -> Option<Outcome> {
         "done", "finished", "finish", "completed", "complete", "accomplished", "achieved", "ticked", "checked",
         "crossed",
     ];
-    const NEGATIONS: &[&str] = &["not", "t", "never"];
     #[rustfmt::skip]
     const ALL: &[&str] = &[
         "all", "everything", "every", "whole", "full", "entire", "both",
@@ -874,6 +776,11 @@ fn try_list(text: &str, _ctx: &Context) -> Option<Outcome> {
 
 // ----- reopening (refused) -------------------------------------------------------------------------------------
 
+/// Tokens that negate ("isn't" splits into "isn" + "t").
+const NEGATIONS: &[&str] = &["not", "t", "never"];
+/// Single words that talk about a task being done.
+const DONE_TOKENS: &[&str] = &["done", "complete", "completed", "finished", "finish", "checked", "ticked"];
+
 fn try_reopen(text: &str, _ctx: &Context) -> Option<Outcome> {
     #[rustfmt::skip]
     const REOPEN: &[&str] = &[
@@ -887,10 +794,8 @@ fn try_reopen(text: &str, _ctx: &Context) -> Option<Outcome> {
                 .to_string(),
         ));
     }
-    let neg = w.iter().any(|t| ["not", "t", "never"].contains(&t.as_str()));
-    let done = w
-        .iter()
-        .any(|t| ["done", "complete", "completed", "finished", "finish", "checked", "ticked"].contains(&t.as_str()));
+    let neg = w.iter().any(|t| NEGATIONS.contains(&t.as_str()));
+    let done = w.iter().any(|t| DONE_TOKENS.contains(&t.as_str()));
     if w.iter().any(|t| REOPEN.contains(&t.as_str())) || (neg && done) {
         return Some(Outcome::Info(
             "I can't mark a task as not done yet. A pending task just stays on your list; if you need a finished one back, add it again."
@@ -923,19 +828,11 @@ const COMPLETE_TEMPLATES: &[&str] = &[
 
 fn try_complete(text: &str, ctx: &Context) -> Option<Outcome> {
     let l = fold(text);
-    let bare = [
-        "done",
-        "mark done",
-        "mark as done",
-        "mark",
-        "complete",
-        "finish",
-        "finished",
-        "check off",
-        "tick off",
-        "tick",
+    #[rustfmt::skip]
+    const BARE: &[&str] = &[
+        "done", "mark done", "mark as done", "mark", "complete", "finish", "finished", "check off", "tick off", "tick",
     ];
-    if bare.contains(&l.as_str()) {
+    if BARE.contains(&l.as_str()) {
         return Some(Outcome::Ask(Ask::WhichTask));
     }
     let templates = COMPLETE_TEMPLATES.iter().flat_map(|t| {
@@ -965,7 +862,7 @@ fn try_complete(text: &str, ctx: &Context) -> Option<Outcome> {
 
 /// "I bought the milk", "called mom", "the milk is bought": a past-tense report of a task means it is done.
 fn try_past_tense(text: &str, ctx: &Context) -> Option<Outcome> {
-    if tokens(text).iter().any(|x| ["not", "t", "never"].contains(&x.as_str())) {
+    if tokens(text).iter().any(|x| NEGATIONS.contains(&x.as_str())) {
         return None;
     }
     for pattern in ["{} has been {}", "{} have been {}", "{} is {}", "{} are {}", "{} was {}", "{} got {}"] {
@@ -1129,6 +1026,9 @@ fn split_refs(p: &str) -> Option<Vec<&str>> {
 
 fn bulk(ctx: &Context, purpose: Purpose) -> Result<Vec<i64>, Outcome> {
     match purpose {
+        Purpose::Complete if ctx.tasks.is_empty() => {
+            Err(Outcome::Info("You don't have any tasks yet.".to_string()))
+        }
         Purpose::Complete => {
             let open: Vec<i64> = ctx.tasks.iter().filter(|t| !t.completed).map(|t| t.number).collect();
             if open.is_empty() {
@@ -1153,11 +1053,7 @@ fn is_completed_group(l: &str) -> bool {
         "tasks", "task", "ones", "items", "old", "of",
     ];
     let w = tokens(l);
-    !w.is_empty()
-        && w.iter().all(|t| OK.contains(&t.as_str()))
-        && w.iter().any(|t| {
-            ["completed", "complete", "done", "finished", "ticked", "checked", "crossed"].contains(&t.as_str())
-        })
+    !w.is_empty() && w.iter().all(|t| OK.contains(&t.as_str())) && w.iter().any(|t| DONE_TOKENS.contains(&t.as_str()))
 }
 
 fn trim_ref(phrase: &str) -> &str {
@@ -1176,29 +1072,19 @@ fn trim_ref(phrase: &str) -> &str {
 
 /// "the milk one" → "milk": articles and filler nouns around a word reference.
 fn strip_ref_noise(p: &str) -> &str {
+    #[rustfmt::skip]
+    const LEADING: &[&str] = &[
+        "the", "my", "our", "your", "a", "an", "one called", "one named", "task called", "task named", "called",
+        "named",
+    ];
+    const TRAILING: &[&str] = &["one", "ones", "task", "item", "thing", "todo", "entry"];
     let mut t = p;
     loop {
         let before = t;
-        if let Some((r, _)) = strip_any_prefix(
-            t,
-            &[
-                "the",
-                "my",
-                "our",
-                "your",
-                "a",
-                "an",
-                "one called",
-                "one named",
-                "task called",
-                "task named",
-                "called",
-                "named",
-            ],
-        ) {
+        if let Some((r, _)) = strip_any_prefix(t, LEADING) {
             t = r;
         }
-        if let Some((r, _)) = strip_any_suffix(t, &["one", "ones", "task", "item", "thing", "todo", "entry"]) {
+        if let Some((r, _)) = strip_any_suffix(t, TRAILING) {
             t = r;
         }
         if t == before {
@@ -2207,6 +2093,8 @@ mod tests {
             ("#3 done", S, c(&[done(3)])),
             ("went to the dentist", S, c(&[done(6)])),
             ("I'm not done with the report", S, Exp::Info),
+            ("call that plumber", S, Exp::Unknown),
+            ("call that the plumber visit instead", S, c(&[ren(2, "the plumber visit")])),
             // ---- deleting ----
             ("delete 3", S, c(&[del(3)])),
             ("remove task 2", S, c(&[del(2)])),
@@ -2269,7 +2157,7 @@ mod tests {
             ("rename task 9 to anything", S, c(&[ren(9, "anything")])),
             ("rename pizza night to pasta night", S, Exp::NotFound),
             ("describe 6 as bring insurance card", S, c(&[note(6, "bring insurance card")])),
-            ("call that \"Book flights to Rome\"", U, c(&[ren(4, "Book flights to Rome")])),
+            ("call that one \"Book flights to Rome\"", U, c(&[ren(4, "Book flights to Rome")])),
             ("it should say call mom on Sunday", S, c(&[ren(2, "call mom on Sunday")])),
             ("rename it to call mum", N, Exp::Ask),
             // ---- everything else ----
@@ -2577,5 +2465,58 @@ mod tests {
         assert_eq!(out, "Added task 7: milk.\nSorry, I couldn't add \"\": Empty title.");
         assert_eq!(compose_answer(&[]), "I didn't change anything.");
         assert_eq!(compose_answer(&[(tool("mystery", json!({})), json!({ "message": "ok then" }))]), "ok then.");
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        // Every pairing of awkward fragments, through both contexts with and without tasks.
+        let fragments = [
+            "",
+            " ",
+            "add",
+            "mark",
+            "done",
+            "delete",
+            "rename",
+            "to",
+            "it",
+            "3",
+            "#",
+            "-",
+            ":",
+            ";",
+            "(",
+            ")",
+            "\"",
+            "'",
+            "and",
+            ",",
+            "İ",
+            "ß",
+            "🍮",
+            "…",
+            "\u{2019}s",
+            "milk",
+            "task",
+            "the",
+            "\n",
+            "?",
+            "!!",
+            "call it",
+            "with description",
+            "note:",
+            "1, 2 and",
+            "everything",
+            "completed",
+            "not",
+            "to my list",
+            "é",
+        ];
+        for a in fragments {
+            for b in fragments {
+                with_ctx(S, |ctx| decide(&format!("{a} {b}{a}"), ctx));
+                with_ctx(E, |ctx| decide(&format!("{b} {a}"), ctx));
+            }
+        }
     }
 }

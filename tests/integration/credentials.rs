@@ -227,7 +227,7 @@ async fn bad_credentials(app: &TestApp, alice: &Person) -> Vec<(String, Cred)> {
             "a session token signed with another secret".into(),
             Cred::Bearer(crypto::sign_cookie_value(&alice.token, "another-secret-0123456789abcdef0123456789")),
         ),
-        ("a session JWT sent as the cookie".into(), Cred::Cookie(alice.jwt.clone())),
+        ("a JWT sent as the session cookie".into(), Cred::Cookie(alice.jwt.clone())),
         (
             "the signed token with the signature cut off".into(),
             Cred::Bearer(format!("{}.", signed_alice.rsplit_once('.').expect("signed").0)),
@@ -473,4 +473,18 @@ on_both_databases!(a_jwt_from_the_external_issuer_is_accepted, |backend: Backend
 
     app.stop().await;
     issuer.task.abort();
+});
+
+on_both_databases!(a_valid_bearer_token_wins_over_a_stale_cookie, |backend: Backend| async move {
+    let app = TestApp::start(backend).await;
+    let alice = person(&app, "Alice").await;
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/tasks", app.url))
+        .header("cookie", "better-auth.session_token=stale.value")
+        .header("authorization", format!("Bearer {}", alice.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.stop().await;
 });

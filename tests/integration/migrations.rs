@@ -13,7 +13,7 @@ on_both_databases!(migrations_go_up_down_and_up_with_data, |backend: Backend| as
     let status = db.migration_status().await.unwrap();
     assert!(status.iter().all(|m| m.applied));
     let newest = db.current_version().await.unwrap();
-    assert_eq!(newest, 3);
+    assert_eq!(newest, status.iter().map(|m| m.version).max().unwrap());
 
     // Down to the accounts schema: task tables go, accounts stay.
     db.migrate_down(1).await.unwrap();
