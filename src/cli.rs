@@ -55,6 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => serve(&cli.common, &ServeArgs::from_env()).await,
         Some(Command::Serve(args)) => serve(&cli.common, &args).await,
         Some(Command::Migrate { action }) => migrate(&cli.common, action).await,
+        Some(Command::Mcp(args)) => crate::mcp::stdio::run(&cli.common, &args.user).await,
     }
 }
 

@@ -24,6 +24,16 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Serve the task tools over MCP on stdin/stdout as one account, for desktop MCP clients.
+    Mcp(McpArgs),
+}
+
+/// Settings of `taskchat mcp`.
+#[derive(Args, Debug, Clone)]
+pub struct McpArgs {
+    /// The email of the account whose tasks the tools act on.
+    #[arg(long, value_name = "EMAIL")]
+    pub user: String,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -138,6 +148,15 @@ pub struct ServeArgs {
     /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "TASKCHAT_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace: u64,
+    /// Host names (comma-separated, `host` or `host:port`) that `/mcp` answers besides the base URL's; when
+    /// unset, the loopback names. `*` accepts any Host (only behind a proxy that checks it).
+    #[arg(long, env = "TASKCHAT_MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub mcp_allowed_hosts: Vec<String>,
+    /// Serve `/mcp` without in-memory MCP sessions, so any copy of taskchat behind a load balancer can answer
+    /// any request. `false` keeps sessions in this process (then route each client to one copy).
+    #[arg(long, env = "TASKCHAT_MCP_STATELESS", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub mcp_stateless: bool,
     /// Models to use, in order of preference: `openai:MODEL,gemini:MODEL,builtin`. Default: the providers
     /// whose keys are set, then the offline builtin assistant.
     #[arg(long, env = "TASKCHAT_MODELS")]
@@ -190,6 +209,8 @@ impl std::fmt::Debug for ServeArgs {
             .field("openai_base_url", &self.openai_base_url)
             .field("gemini_api_key", &self.gemini_api_key.as_ref().map(|_| "<redacted>"))
             .field("gemini_base_url", &self.gemini_base_url)
+            .field("mcp_allowed_hosts", &self.mcp_allowed_hosts)
+            .field("mcp_stateless", &self.mcp_stateless)
             .finish()
     }
 }

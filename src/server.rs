@@ -56,7 +56,7 @@ pub async fn spawn(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<Runn
     let listener = TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     let state = build_state(common, args, addr).await?;
-    let router = app::router(state.clone(), args.max_body_bytes);
+    let router = app::router(state.clone(), args);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -75,7 +75,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         TcpListener::bind(args.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     let state = build_state(common, args, addr).await?;
-    let router = app::router(state.clone(), args.max_body_bytes);
+    let router = app::router(state.clone(), args);
     tracing::info!(
         %addr,
         database = state.db.kind(),

@@ -1,0 +1,246 @@
+//! The MCP server: the task tools of [`crate::chat::tools`] for MCP clients, over Streamable HTTP at `/mcp`
+//! ([`http`]) and over stdio ([`stdio`]). Tools are not redefined here: names, descriptions and input schemas
+//! come from [`tools::definitions`] and calls go to [`tools::call`], so the agent and MCP clients see the same
+//! tools. What this module adds is MCP's framing: annotations, output schemas, structured results, and the
+//! `user_id` argument that clients written for the original system send.
+
+pub mod http;
+pub mod stdio;
+
+use std::sync::{Arc, LazyLock};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+
+use crate::chat::tools::{self, ToolDef};
+use crate::tasks::TaskService;
+
+/// What clients are told when they connect.
+const INSTRUCTIONS: &str = "Tools for one person's task list in taskchat: add, list, complete, update and delete \
+tasks. Every tool acts as the signed-in person; there is no need to name a user. Tasks are referred to by their \
+number in the person's list (1, 2, 3 …), as list_tasks shows it: list first when unsure which number is meant. \
+A failed call returns an error result that says what went wrong and, for a missing task, which tasks exist.";
+
+/// The answer to a `user_id` argument that is not the caller's own id. It says nothing about whether that
+/// user exists or has tasks.
+const NOT_ALLOWED: &str = "Not allowed.";
+
+/// The authenticated caller of an HTTP request, put in the request's extensions by [`http`]'s middleware and
+/// read back from the `http::request::Parts` rmcp hands to the handler.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: String,
+}
+
+/// The MCP server handler. Cheap to clone; the HTTP service builds one per session or request.
+#[derive(Clone)]
+pub struct TaskTools {
+    tasks: TaskService,
+    /// stdio: the one user the process serves. HTTP: `None`, and each request names its caller.
+    user_id: Option<String>,
+}
+
+impl TaskTools {
+    /// A handler for HTTP, where each request's caller comes from authentication.
+    pub fn per_request(tasks: TaskService) -> Self {
+        TaskTools { tasks, user_id: None }
+    }
+
+    /// A handler that always acts as `user_id` (stdio).
+    pub fn for_user(tasks: TaskService, user_id: String) -> Self {
+        TaskTools { tasks, user_id: Some(user_id) }
+    }
+
+    fn caller(&self, context: &RequestContext<RoleServer>) -> Option<String> {
+        if let Some(id) = &self.user_id {
+            return Some(id.clone());
+        }
+        context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Caller>())
+            .map(|c| c.user_id.clone())
+    }
+
+    /// Runs one tool call as `user_id`. Every failure is an error result, so a client never sees a crash.
+    pub async fn call(&self, user_id: &str, name: &str, arguments: Option<JsonObject>) -> CallToolResult {
+        let mut args = arguments.unwrap_or_default();
+        // Clients written for the original system name the user. Their own id is fine; any other answer is
+        // refused the same way whether or not that user exists.
+        match args.remove("user_id") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s == user_id => {}
+            Some(_) => {
+                return CallToolResult::structured_error(json!({ "error": "not_allowed", "message": NOT_ALLOWED }));
+            }
+        }
+        match tools::call(&self.tasks, user_id, name, &Value::Object(args)).await {
+            Ok(outcome) if outcome.is_error => CallToolResult::structured_error(outcome.result),
+            Ok(outcome) => CallToolResult::structured(outcome.result),
+            Err(e) => {
+                tracing::error!(tool = name, error = %format!("{e:#}"), "an MCP tool call failed");
+                CallToolResult::structured_error(json!({
+                    "error": "internal",
+                    "message": "Something went wrong on our side. Try again in a moment."
+                }))
+            }
+        }
+    }
+}
+
+/// The tools as MCP lists them, built once from the shared definitions.
+static TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| tools::definitions().iter().map(mcp_tool).collect());
+
+fn mcp_tool(def: &ToolDef) -> Tool {
+    let mut schema = def.input_schema.as_object().cloned().unwrap_or_default();
+    // Accepted for compatibility (see `TaskTools::call`); the schemas forbid unknown properties, so it is listed.
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        properties.insert(
+            "user_id".into(),
+            json!({
+                "type": "string",
+                "description": "Optional, for older clients: the signed-in user's own id. Tools always act as \
+                                the signed-in user; any other id is refused."
+            }),
+        );
+    }
+    let mut tool = Tool::new(def.name, def.description, Arc::new(schema)).with_title(def.title).with_annotations(
+        ToolAnnotations::with_title(def.title).read_only(def.read_only).destructive(def.destructive).open_world(false),
+    );
+    if let Some(Value::Object(output)) = output_schema(def.name) {
+        tool = tool.with_raw_output_schema(Arc::new(output));
+    }
+    tool
+}
+
+/// A task as results show it: [`tools::task_view`].
+fn task_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "number": {"type": "integer", "description": "The task's number in the person's list."},
+            "title": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "completed": {"type": "boolean"}
+        },
+        "required": ["number", "title", "description", "completed"]
+    })
+}
+
+/// The shape of each tool's successful result, so clients can use `structuredContent` without guessing.
+fn output_schema(name: &str) -> Option<Value> {
+    let one_task = || json!({ "type": "object", "properties": { "task": task_schema() }, "required": ["task"] });
+    match name {
+        "add_task" | "complete_task" | "update_task" => Some(one_task()),
+        "delete_task" => Some(json!({
+            "type": "object",
+            "properties": { "deleted": {"type": "boolean"}, "task": task_schema() },
+            "required": ["deleted", "task"]
+        })),
+        "list_tasks" => Some(json!({
+            "type": "object",
+            "properties": {
+                "status": {"type": "string", "enum": ["all", "pending", "completed"]},
+                "count": {"type": "integer"},
+                "tasks": {"type": "array", "items": task_schema()}
+            },
+            "required": ["status", "count", "tasks"]
+        })),
+        _ => None,
+    }
+}
+
+impl ServerHandler for TaskTools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("taskchat", env!("CARGO_PKG_VERSION"))
+                    .with_title("taskchat")
+                    .with_description("A multi-user task manager: the signed-in person's tasks as MCP tools."),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(TOOLS.clone()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        TOOLS.iter().find(|t| t.name == name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // An unknown tool is a protocol error in MCP, not a result (the agent's wording is for models).
+        if !tools::is_tool(&request.name) {
+            return Err(ErrorData::invalid_params(format!("Unknown tool: {}", request.name), None));
+        }
+        let Some(user_id) = self.caller(&context) else {
+            // Unreachable over HTTP (the middleware refuses unauthenticated requests); refuse rather than guess.
+            return Ok(
+                CallToolResult::structured_error(json!({ "error": "not_allowed", "message": NOT_ALLOWED })).into()
+            );
+        };
+        Ok(self.call(&user_id, &request.name, request.arguments).await.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_mirror_the_shared_definitions() {
+        let defs = tools::definitions();
+        assert_eq!(TOOLS.len(), defs.len());
+        for (tool, def) in TOOLS.iter().zip(&defs) {
+            assert_eq!(tool.name, def.name);
+            assert_eq!(tool.description.as_deref(), Some(def.description));
+            assert_eq!(tool.title.as_deref(), Some(def.title));
+            let schema = Value::Object((*tool.input_schema).clone());
+            assert_eq!(schema["required"], def.input_schema["required"]);
+            for (key, prop) in def.input_schema["properties"].as_object().unwrap() {
+                assert_eq!(&schema["properties"][key], prop, "{}.{key}", def.name);
+            }
+            assert_eq!(schema["properties"]["user_id"]["type"], "string");
+            let annotations = tool.annotations.as_ref().unwrap();
+            assert_eq!(annotations.read_only_hint, Some(def.read_only));
+            assert_eq!(annotations.destructive_hint, Some(def.destructive));
+            assert!(tool.output_schema.is_some(), "{} has an output schema", def.name);
+        }
+    }
+
+    #[test]
+    fn task_schema_matches_task_view() {
+        let now = crate::db::Timestamp::now();
+        let task = crate::tasks::Task {
+            id: "x".into(),
+            number: 1,
+            title: "t".into(),
+            description: None,
+            completed: false,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+        };
+        let view = tools::task_view(&task);
+        let mut keys: Vec<&String> = view.as_object().unwrap().keys().collect();
+        keys.sort();
+        let schema = task_schema();
+        let mut required: Vec<&str> = schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        required.sort();
+        assert_eq!(keys, required);
+    }
+}
