@@ -189,10 +189,17 @@ on_both_databases!(health_readiness_and_openapi, |backend: Backend| async move {
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/openapi.json", "get"),
+        ("/api/{user_id}/chat", "post"),
+        ("/api/conversations", "get"),
+        ("/api/conversations/{id}", "get"),
+        ("/api/conversations/{id}", "delete"),
+        ("/api/conversations/{id}/messages", "get"),
+        ("/chatkit", "post"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from OpenAPI");
         // And the route really exists: it does not answer with the router's own 404/405.
-        let probe = c.request(method.to_uppercase().parse().unwrap(), &path.replace("{number}", "1"), None).await;
+        let concrete = path.replace("{number}", "1").replace("{user_id}", "someone").replace("{id}", "x");
+        let probe = c.request(method.to_uppercase().parse().unwrap(), &concrete, None).await;
         assert_ne!(probe.status, 405, "{method} {path}");
         assert!(probe.status != 404 || !probe.text.contains("No such route"), "{method} {path}");
     }
