@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The one test command for taskchat:  ./scripts/test.sh
 #
-# Installs what is missing (PostgreSQL server, curl), starts a throwaway
-# PostgreSQL cluster, then runs: cargo fmt --check, clippy -D warnings,
-# cargo build, the Rust tests (on SQLite and PostgreSQL), and the JS tests
+# Installs what is missing (PostgreSQL server, curl, python3-venv), starts a
+# throwaway PostgreSQL cluster, then runs: cargo fmt --check, clippy -D
+# warnings, cargo build, the Rust tests (on SQLite and PostgreSQL), the MCP tests
+# (tests/python: the official MCP Python SDK against the server and
+# `taskchat mcp`, on both databases, from a venv in .venv), and the JS tests
 # that drive the real server with the real Better Auth client, once on
 # SQLite and once on PostgreSQL. Prints a summary; exits non-zero if
-# anything failed. Safe to run repeatedly; target/ is kept.
+# anything failed. Safe to run repeatedly; target/ and .venv are kept.
 #
 # Env knobs: KEEP_TMP=1 keeps the temp dir (server logs, PG cluster data);
-# TASKCHAT_BIN=path runs the JS tests against another server binary
+# TASKCHAT_BIN=path runs the MCP and JS tests against another server binary
 # (default: target/debug/taskchat, built by this script).
 set -euo pipefail
 
@@ -31,6 +33,8 @@ pg_bindir() { printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
 missing=()
 [[ -x "$(pg_bindir)/initdb" ]] || missing+=(postgresql)
 command -v curl >/dev/null || missing+=(curl ca-certificates)
+# The MCP tests run in a venv: python3 with its venv module (ensurepip).
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3 python3-venv)
 if ((${#missing[@]})); then
   log "Installing missing packages: ${missing[*]}"
   sudo=()
@@ -47,6 +51,9 @@ command -v node >/dev/null || die "Node.js (>= 20) is required but 'node' is not
 command -v npm >/dev/null || die "npm is required but not on PATH"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 ((node_major >= 20)) || die "Node.js >= 20 is required (found $(node --version))"
+command -v python3 >/dev/null || die "Python 3 (>= 3.10) is required but 'python3' is not on PATH"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+  die "Python >= 3.10 is required for the MCP tests (found $(python3 --version 2>&1))"
 command -v cargo >/dev/null || die "cargo is required but not on PATH (install Rust via rustup)"
 for comp in rustfmt clippy; do
   sub=${comp/rustfmt/fmt}
@@ -158,6 +165,35 @@ rust_tests() {
   fi
 }
 
+# The venv for tests/python; pip runs only when requirements.txt changed.
+py_deps() {
+  local venv="$ROOT/.venv" req="$ROOT/tests/python/requirements.txt" want have=""
+  if [[ -d $venv ]] && ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
+    echo "recreating a broken .venv"
+    rm -rf "$venv"
+  fi
+  [[ -d $venv ]] || python3 -m venv "$venv"
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  [[ -f $venv/.taskchat-stamp ]] && have=$(cat "$venv/.taskchat-stamp")
+  if [[ $want == "$have" ]]; then
+    echo ".venv up to date"
+    return 0
+  fi
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+  echo "$want" >"$venv/.taskchat-stamp"
+}
+
+# tests/python starts its own servers ($TASKCHAT_BIN) on SQLite and on fresh
+# databases of the throwaway cluster. Exit code 5 (no tests ran) is a failure.
+py_tests() {
+  local rc=0
+  cd "$ROOT"
+  TASKCHAT_BIN=$TASKCHAT_BIN PYTHONDONTWRITEBYTECODE=1 timeout 900 \
+    .venv/bin/python -m pytest -q -p no:cacheprovider tests/python || rc=$?
+  ((rc != 5)) || echo "pytest collected no tests" >&2
+  return "$rc"
+}
+
 js_deps() {
   cd "$ROOT/tests/js"
   # npm ci wipes node_modules; skip it when nothing changed since last time.
@@ -263,6 +299,13 @@ if ((build_rc == 0)); then
   run_step "rust tests (sqlite + postgres)" rust_tests
 else
   skip_step "rust tests (sqlite + postgres)" "build failed"
+fi
+run_step "python deps (.venv)" py_deps
+py_rc=$LAST_RC
+if (((build_rc == 0 || CUSTOM_BIN) && py_rc == 0)); then
+  run_step "mcp tests, sqlite + postgres (python mcp sdk)" py_tests
+else
+  skip_step "mcp tests, sqlite + postgres (python mcp sdk)" "build or pip failed"
 fi
 run_step "js deps (npm)" js_deps
 npm_rc=$LAST_RC

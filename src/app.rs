@@ -56,6 +56,8 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .nest("/api/auth", auth::routes::router().with_state(state.auth.clone()))
         .merge(crate::mcp::http::router(&state, args))
         .merge(api)
+        // The web pages last: they own only their few paths, and unknown paths keep the JSON fallback below.
+        .merge(crate::web::router().with_state(state.clone()))
         .fallback(|| async { AppError::not_found("No such route.") })
         .method_not_allowed_fallback(|| async {
             AppError::new(
@@ -90,6 +92,8 @@ fn cors_layer(auth: Arc<Auth>) -> CorsLayer {
             header::ACCEPT_LANGUAGE,
             HeaderName::from_static("mcp-session-id"),
             HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("mcp-method"),
+            HeaderName::from_static("mcp-name"),
             HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([
@@ -97,6 +101,7 @@ fn cors_layer(auth: Arc<Auth>) -> CorsLayer {
             HeaderName::from_static("set-auth-token"),
             REQUEST_ID,
             HeaderName::from_static("mcp-session-id"),
+            header::WWW_AUTHENTICATE,
         ])
         .max_age(Duration::from_secs(600))
 }

@@ -24,10 +24,14 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A server's failure also goes to the (possibly JSON) log; a command's is only for the person at the terminal.
+    let serving = matches!(cli.command, None | Some(Command::Serve(_)));
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
+            if serving {
+                tracing::error!("{e:#}");
+            }
             eprintln!("taskchat: {e:#}");
             ExitCode::FAILURE
         }
@@ -56,6 +60,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(args)) => serve(&cli.common, &args).await,
         Some(Command::Migrate { action }) => migrate(&cli.common, action).await,
         Some(Command::Mcp(args)) => crate::mcp::stdio::run(&cli.common, &args.user).await,
+        Some(Command::Users { action }) => crate::admin_cli::users(&cli.common, action).await,
+        Some(Command::Sessions { action }) => crate::admin_cli::sessions(&cli.common, action).await,
     }
 }
 

@@ -26,6 +26,78 @@ pub enum Command {
     },
     /// Serve the task tools over MCP on stdin/stdout as one account, for desktop MCP clients.
     Mcp(McpArgs),
+    /// Manage people's accounts: list, show, verify, disable, enable, delete.
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// List or end sign-in sessions.
+    Sessions {
+        #[command(subcommand)]
+        action: SessionsAction,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum UsersAction {
+    /// List people: id, email, name, created, verified, disabled, active sessions, tasks.
+    List {
+        /// Only people whose email or name contains this (case-insensitive).
+        #[arg(long)]
+        search: Option<String>,
+        /// Only disabled accounts.
+        #[arg(long)]
+        disabled: bool,
+        /// Only accounts whose email is not verified.
+        #[arg(long)]
+        unverified: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one person.
+    Show {
+        /// Email or id.
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a person's email as verified.
+    Verify { user: String },
+    /// Disable an account: sign-in is refused and every session ends at once.
+    Disable { user: String },
+    /// Enable a disabled account again.
+    Enable { user: String },
+    /// Delete an account and everything of theirs (tasks, conversations, sessions).
+    Delete {
+        user: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum SessionsAction {
+    /// List active sessions (never their tokens).
+    List {
+        /// Only this person's (email or id).
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End one session by its id, or every session of a person with --user.
+    Revoke {
+        /// The session id (from `sessions list`).
+        id: Option<String>,
+        /// End all sessions of this person (email or id).
+        #[arg(long, conflicts_with = "id")]
+        user: Option<String>,
+    },
 }
 
 /// Settings of `taskchat mcp`.
@@ -63,7 +135,7 @@ pub struct CommonArgs {
     #[arg(long, env = "TASKCHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto, global = true)]
     pub log_format: LogFormat,
     /// Log filter, in tracing's EnvFilter syntax.
-    #[arg(long, env = "TASKCHAT_LOG", default_value = "info", global = true)]
+    #[arg(long, env = "TASKCHAT_LOG", default_value = "info,rmcp=warn", global = true)]
     pub log: String,
 }
 

@@ -1,6 +1,8 @@
 //! taskchat: a multi-user task manager people run by talking to it. One binary serving Better Auth–compatible
 //! accounts, a REST API, the chat assistant and its protocols over SQLite or PostgreSQL.
 
+pub mod admin;
+pub mod admin_cli;
 pub mod app;
 pub mod auth;
 pub mod chat;
@@ -14,3 +16,4 @@ pub mod mcp;
 pub mod openapi;
 pub mod server;
 pub mod tasks;
+pub mod web;

@@ -335,6 +335,12 @@ async fn sign_in_email(
     if !auth.passwords.verify(password, &hash).await? {
         return Err(invalid());
     }
+    if store::is_disabled(&auth.db, &user.id).await? {
+        return Err(AppError::forbidden(
+            "BANNED_USER",
+            "This account has been disabled. Please contact support if you believe this is an error.",
+        ));
+    }
     let ip = client_ip(&auth, &headers, peer);
     let session = auth.create_session(&user.id, remember, &headers, ip).await?;
     let cookies = auth.session_cookies(&session.token, remember);

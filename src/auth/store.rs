@@ -59,10 +59,12 @@ pub async fn find_user_by_email(db: &Db, email: &str) -> sqlx::Result<Option<Use
     })
 }
 
+/// An account that is not disabled (a disabled person's credentials stop working at once).
 pub async fn find_user_by_id(db: &Db, id: &str) -> sqlx::Result<Option<User>> {
     with_db!(db, |pool| {
         sqlx::query_as::<_, User>(
-            r#"SELECT "name", "email", "emailVerified", "image", "createdAt", "updatedAt", "id" FROM "user" WHERE "id" = $1"#,
+            r#"SELECT "name", "email", "emailVerified", "image", "createdAt", "updatedAt", "id" FROM "user"
+               WHERE "id" = $1 AND NOT COALESCE("banned", FALSE)"#,
         )
         .bind(id)
         .fetch_optional(pool)
@@ -216,7 +218,8 @@ pub async fn find_session_by_token(db: &Db, token: &str) -> sqlx::Result<Option<
             r#"SELECT s."expiresAt", s."token", s."createdAt", s."updatedAt", s."ipAddress", s."userAgent", s."userId", s."id",
                       u."name" AS u_name, u."email" AS u_email, u."emailVerified" AS u_email_verified, u."image" AS u_image,
                       u."createdAt" AS u_created_at, u."updatedAt" AS u_updated_at
-               FROM "session" s JOIN "user" u ON u."id" = s."userId" WHERE s."token" = $1"#,
+               FROM "session" s JOIN "user" u ON u."id" = s."userId"
+               WHERE s."token" = $1 AND NOT COALESCE(u."banned", FALSE)"#,
         )
         .bind(token)
         .fetch_optional(pool)
@@ -315,4 +318,12 @@ pub async fn insert_jwk(db: &Db, id: &str, public_key: &str, private_key: &str, 
         .await
         .map(|_| ())
     })
+}
+
+/// Whether an operator disabled the account (Better Auth admin plugin's `banned`).
+pub async fn is_disabled(db: &Db, user_id: &str) -> sqlx::Result<bool> {
+    let row: Option<(Option<bool>,)> = with_db!(db, |pool| {
+        sqlx::query_as(r#"SELECT "banned" FROM "user" WHERE "id" = $1"#).bind(user_id).fetch_optional(pool).await
+    })?;
+    Ok(row.and_then(|(b,)| b).unwrap_or(false))
 }

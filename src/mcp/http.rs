@@ -49,12 +49,12 @@ pub fn allowed_hosts(args: &ServeArgs, origin: &str) -> Vec<String> {
         .map(|a| normalize_host(a.host()))
         .into_iter()
         .collect();
-    if configured.is_empty() {
-        hosts.extend(LOOPBACK.iter().map(|h| h.to_string()));
-    } else {
-        hosts.extend(configured);
+    let extra = if configured.is_empty() { LOOPBACK.iter().map(|h| h.to_string()).collect() } else { configured };
+    for host in extra {
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
     }
-    hosts.dedup();
     hosts
 }
 

@@ -7,4 +7,5 @@ mod cli;
 mod credentials;
 mod fixture;
 mod migrations;
+mod operator;
 mod tasks;
