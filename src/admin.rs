@@ -95,7 +95,11 @@ pub async fn set_disabled(db: &Db, id: &str, disabled: bool) -> sqlx::Result<u64
             .execute(&mut *tx)
             .await?;
         let ended = if disabled {
-            sqlx::query(r#"DELETE FROM "session" WHERE "userId" = $1"#).bind(id).execute(&mut *tx).await?.rows_affected()
+            sqlx::query(r#"DELETE FROM "session" WHERE "userId" = $1"#)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
         } else {
             0
         };

@@ -50,7 +50,8 @@ pub async fn users(common: &CommonArgs, action: UsersAction) -> anyhow::Result<(
 async fn run_users(db: &Db, action: UsersAction) -> anyhow::Result<()> {
     match action {
         UsersAction::List { search, disabled, unverified, limit, json } => {
-            let filter = UserFilter { search, disabled_only: disabled, unverified_only: unverified, limit: limit.max(1) };
+            let filter =
+                UserFilter { search, disabled_only: disabled, unverified_only: unverified, limit: limit.max(1) };
             let list = admin::list_users(db, &filter).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
@@ -85,10 +86,13 @@ async fn run_users(db: &Db, action: UsersAction) -> anyhow::Result<()> {
         UsersAction::Delete { user, yes } => {
             let u = person(db, &user).await?;
             if !yes {
-                confirm(&format!(
-                    "Delete {} and everything of theirs ({} task(s), their conversations and sessions)? Type the email to confirm: ",
-                    u.email, u.tasks
-                ), &u.email)?;
+                confirm(
+                    &format!(
+                        "Delete {} and everything of theirs ({} task(s), their conversations and sessions)? Type the email to confirm: ",
+                        u.email, u.tasks
+                    ),
+                    &u.email,
+                )?;
             }
             crate::auth::store::delete_user(db, &u.id).await?;
             println!("{} and everything of theirs is deleted", u.email);
@@ -157,7 +161,9 @@ async fn run_sessions(db: &Db, action: SessionsAction) -> anyhow::Result<()> {
             let n = admin::revoke_user_sessions(db, &u.id).await?;
             println!("{n} session(s) of {} ended", u.email);
         }
-        SessionsAction::Revoke { .. } => anyhow::bail!("name a session id, or --user EMAIL to end all of a person's sessions"),
+        SessionsAction::Revoke { .. } => {
+            anyhow::bail!("name a session id, or --user EMAIL to end all of a person's sessions")
+        }
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ use crate::chat::{self, Agent};
 use crate::config::ServeArgs;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::metrics::{self, Metrics};
 use crate::tasks::{self, TaskService};
 
 /// Everything a handler may need; cheap to clone.
@@ -29,6 +30,35 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub tasks: TaskService,
     pub agent: Arc<Agent>,
+    pub events: Arc<crate::events::EventBus>,
+    pub metrics: Metrics,
+    /// A bearer token `/metrics` requires, when set.
+    pub metrics_token: Option<String>,
+    pub metrics_enabled: bool,
+    /// Raised when the server begins to shut down, so long-lived streams end and let it finish.
+    pub shutdown: Shutdown,
+}
+
+/// A one-way signal: the server is shutting down.
+#[derive(Clone)]
+pub struct Shutdown(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl Shutdown {
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Resolves once shutdown has begun.
+    pub async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|stopping| *stopping).await;
+    }
 }
 
 impl FromRef<AppState> for Arc<Auth> {
@@ -47,9 +77,11 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .merge(tasks::routes::router())
         .merge(chat::routes::router())
         .merge(crate::chatkit::router())
+        .merge(crate::events::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(serve_metrics))
         .layer(middleware::from_fn_with_state(state.auth.clone(), check_cookie_origin))
         .with_state(state.clone());
     Router::new()
@@ -66,6 +98,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
                 "This route does not accept that method.",
             )
         })
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()))
@@ -144,6 +177,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response()
     }
+}
+
+async fn serve_metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if !state.metrics_enabled {
+        return AppError::not_found("Metrics are turned off.").into_response();
+    }
+    metrics::respond(&state.metrics, &state.db, state.metrics_token.as_deref(), &headers)
 }
 
 async fn openapi() -> Response {

@@ -229,6 +229,13 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKCHAT_MCP_STATELESS", default_value_t = true, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub mcp_stateless: bool,
+    /// Serve Prometheus metrics at /metrics.
+    #[arg(long, env = "TASKCHAT_METRICS", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics: bool,
+    /// A bearer token that /metrics requires (recommended when the port is reachable from outside).
+    #[arg(long, env = "TASKCHAT_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Models to use, in order of preference: `openai:MODEL,gemini:MODEL,builtin`. Default: the providers
     /// whose keys are set, then the offline builtin assistant.
     #[arg(long, env = "TASKCHAT_MODELS")]

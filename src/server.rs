@@ -20,12 +20,24 @@ pub async fn build_state(common: &CommonArgs, args: &ServeArgs, listen: SocketAd
     db.migrate_up().await?;
     let base_url = args.base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
     let auth = Auth::new(db.clone(), secret, &base_url, args)?;
-    let tasks = TaskService::new(db.clone());
+    let events = crate::events::EventBus::new(&db);
+    let tasks = TaskService::new(db.clone(), events.clone());
     let models = crate::llm::build_providers(&args.provider_settings())?;
     let config = AgentConfig { max_steps: args.agent_max_steps.max(1), ..Default::default() };
-    let agent = Arc::new(Agent::new(db.clone(), tasks.clone(), models, config));
+    let metrics = crate::metrics::Metrics::default();
+    let agent = Arc::new(Agent::new(db.clone(), tasks.clone(), models, config, metrics.clone(), events.clone()));
     tracing::info!(models = ?agent.model_names(), "assistant ready");
-    Ok(AppState { tasks, db, auth, agent })
+    Ok(AppState {
+        tasks,
+        db,
+        auth,
+        agent,
+        events,
+        metrics,
+        metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
+        metrics_enabled: args.metrics,
+        shutdown: Default::default(),
+    })
 }
 
 /// A running server, for tests and embedding.
@@ -58,10 +70,12 @@ pub async fn spawn(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<Runn
     let state = build_state(common, args, addr).await?;
     let router = app::router(state.clone(), args);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = state.shutdown.clone();
     let task = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let _ = rx.await;
+                shutdown.trigger();
             })
             .await
     });
@@ -84,19 +98,19 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         "taskchat is listening"
     );
     let grace = Duration::from_secs(args.shutdown_grace);
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let shutdown = state.shutdown.clone();
     let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stop_tx.send(true);
+            shutdown.trigger();
         });
     let server = tokio::spawn(async move { server.await });
     // Wait for the server to finish on its own, or for the grace period after the signal to run out.
     tokio::select! {
         res = server => { res??; }
         _ = async {
-            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+            state.shutdown.wait().await;
             tokio::time::sleep(grace).await;
         } => {
             tracing::warn!("the grace period ended with requests still running; stopping anyway");

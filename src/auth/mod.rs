@@ -76,6 +76,8 @@ impl Auth {
             args.external_jwt_issuer.clone(),
             args.jwt_hs256_secret.clone(),
         )?;
+        let limiter =
+            RateLimiter::new(args.rate_limit_max, std::time::Duration::from_secs(args.rate_limit_window), &db);
         Ok(Arc::new(Auth {
             secure_cookies: origin.starts_with("https://"),
             db,
@@ -84,7 +86,7 @@ impl Auth {
             trusted_origins,
             trust_proxy: args.trust_proxy,
             passwords: Passwords::new(scheme, args.hash_concurrency),
-            limiter: RateLimiter::new(args.rate_limit_max, std::time::Duration::from_secs(args.rate_limit_window)),
+            limiter,
             jwt,
         }))
     }

@@ -94,9 +94,9 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
     }
 }
 
-fn rate_limit(auth: &Auth, headers: &HeaderMap, peer: Peer, path: &str) -> AppResult<()> {
+async fn rate_limit(auth: &Auth, headers: &HeaderMap, peer: Peer, path: &str) -> AppResult<()> {
     let ip = client_ip(auth, headers, peer).unwrap_or_else(|| "unknown".into());
-    auth.limiter.check(&ip, path).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+    auth.limiter.check(&ip, path).await.map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
 }
 
 /// Parses the body as a JSON object (or a form, where Better Auth allows one). An empty body is `{}`.
@@ -249,7 +249,7 @@ async fn sign_up_email(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    rate_limit(&auth, &headers, peer, "/sign-up/email")?;
+    rate_limit(&auth, &headers, peer, "/sign-up/email").await?;
     let body = parse_body(&headers, &body, true)?;
     let name = required_str(&body, "name")?;
     let email = required_str(&body, "email")?;
@@ -308,7 +308,7 @@ async fn sign_in_email(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    rate_limit(&auth, &headers, peer, "/sign-in/email")?;
+    rate_limit(&auth, &headers, peer, "/sign-in/email").await?;
     let body = parse_body(&headers, &body, true)?;
     let email = required_str(&body, "email")?;
     let password = required_str(&body, "password")?;
@@ -509,7 +509,7 @@ async fn change_password(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    rate_limit(&auth, &headers, peer, "/change-password")?;
+    rate_limit(&auth, &headers, peer, "/change-password").await?;
     let body = parse_body(&headers, &body, false)?;
     let current = required_str(&body, "currentPassword")?;
     let new = required_str(&body, "newPassword")?;

@@ -17,7 +17,9 @@ use super::tools;
 use crate::auth::User;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::events::EventBus;
 use crate::llm::{ChatMessage, ChatModel, LlmError, ModelEvent, ModelRequest, TaskSnapshot, ToolCall, ToolSpec};
+use crate::metrics::Metrics;
 use crate::tasks::{StatusFilter, TaskService};
 
 /// The longest message a person may send.
@@ -94,6 +96,15 @@ pub struct Agent {
     tasks: TaskService,
     models: Vec<Arc<dyn ChatModel>>,
     config: AgentConfig,
+    metrics: Metrics,
+    events: Arc<EventBus>,
+}
+
+/// Where a turn's time went.
+#[derive(Default)]
+struct Timing {
+    model: Duration,
+    tools: Duration,
 }
 
 /// A turn that has passed its checks and stored the person's message, ready to run.
@@ -115,8 +126,20 @@ pub enum TurnInput {
 }
 
 impl Agent {
-    pub fn new(db: Db, tasks: TaskService, models: Vec<Arc<dyn ChatModel>>, config: AgentConfig) -> Self {
-        Agent { db, tasks, models, config }
+    pub fn new(
+        db: Db,
+        tasks: TaskService,
+        models: Vec<Arc<dyn ChatModel>>,
+        config: AgentConfig,
+        metrics: Metrics,
+        events: Arc<EventBus>,
+    ) -> Self {
+        Agent { db, tasks, models, config, metrics, events }
+    }
+
+    /// Tells the person's open pages that a conversation changed.
+    pub fn announce_thread(&self, user_id: &str, kind: &str, conversation: &Conversation) {
+        self.events.publish(user_id, kind, json!({ "thread": conversation }));
     }
 
     pub fn model_names(&self) -> Vec<String> {
@@ -152,6 +175,10 @@ impl Agent {
                         .await?
                         .ok_or_else(|| AppError::not_found("No such conversation."))?,
                 };
+                if created {
+                    self.announce_thread(&user.id, "thread.created", &conversation);
+                }
+                self.announce_thread(&user.id, "thread.message", &conversation);
                 Ok(PreparedTurn {
                     conversation,
                     conversation_created: created,
@@ -199,7 +226,15 @@ impl Agent {
                 return;
             }
             let timeout = agent.config.turn_timeout;
-            let outcome = tokio::time::timeout(timeout, agent.run_turn(&turn, &tx)).await;
+            let started = std::time::Instant::now();
+            let mut timing = Timing::default();
+            let outcome = tokio::time::timeout(timeout, agent.run_turn(&turn, &tx, &mut timing)).await;
+            let label = match &outcome {
+                Ok(Ok(())) => "answered",
+                Ok(Err(TurnError::Cancelled)) => "cancelled",
+                _ => "failed",
+            };
+            agent.metrics.chat_turn(label, started.elapsed(), timing.model, timing.tools);
             let error = match outcome {
                 Ok(Ok(())) => None,
                 Ok(Err(TurnError::Cancelled)) => None,
@@ -295,7 +330,12 @@ impl Agent {
         Ok(out)
     }
 
-    async fn run_turn(&self, turn: &PreparedTurn, tx: &mpsc::Sender<AgentEvent>) -> Result<(), TurnError> {
+    async fn run_turn(
+        &self,
+        turn: &PreparedTurn,
+        tx: &mpsc::Sender<AgentEvent>,
+        timing: &mut Timing,
+    ) -> Result<(), TurnError> {
         let send = |e: AgentEvent| async move { tx.send(e).await.map_err(|_| TurnError::Cancelled) };
         let tools: Vec<ToolSpec> = tools::definitions()
             .into_iter()
@@ -311,7 +351,10 @@ impl Agent {
         let mut records: Vec<Value> = vec![];
         let mut answer = String::new();
         for _step in 0..self.config.max_steps {
-            let (text, calls, state) = match self.call_models(&mut request, turn, tx).await {
+            let model_started = std::time::Instant::now();
+            let step = self.call_models(&mut request, turn, tx).await;
+            timing.model += model_started.elapsed();
+            let (text, calls, state) = match step {
                 Ok(r) => r,
                 Err(TurnError::Cancelled) => {
                     self.store_partial(turn, &answer, &records).await;
@@ -335,8 +378,13 @@ impl Agent {
                 )
                 .await?
                 .ok_or(TurnError::ConversationGone)?;
+                self.announce_thread(&turn.user.id, "thread.message", &turn.conversation);
                 send(AgentEvent::AnswerDone { message }).await?;
-                return self.name_conversation(turn, tx).await;
+                // The answer is stored and delivered: a reader that has gone by now does not undo the turn.
+                return match self.name_conversation(turn, tx).await {
+                    Err(TurnError::Cancelled) => Ok(()),
+                    other => other,
+                };
             }
             request.messages.push(ChatMessage::Assistant { text, tool_calls: calls.clone(), provider_state: state });
             for call in calls {
@@ -347,7 +395,10 @@ impl Agent {
                 })
                 .await?;
                 // The user is the authenticated caller, whatever the model put in the arguments.
-                let outcome = tools::call(&self.tasks, &turn.user.id, &call.name, &call.arguments).await?;
+                let tool_started = std::time::Instant::now();
+                let outcome = tools::call(&self.tasks, &turn.user.id, &call.name, &call.arguments).await;
+                timing.tools += tool_started.elapsed();
+                let outcome = outcome?;
                 records.push(call_record(&call.name, &call.arguments, &outcome.result));
                 send(AgentEvent::ToolCallFinished {
                     call_id: call.id.clone(),
@@ -381,6 +432,7 @@ impl Agent {
             let mut stream = match model.stream(request.clone()).await {
                 Ok(s) => s,
                 Err(e) => {
+                    self.metrics.model_error(&model.name(), e.kind());
                     tracing::warn!(model = %model.name(), error = %e, "model failed before answering; trying the next");
                     last_error = Some(e);
                     continue;
@@ -406,6 +458,9 @@ impl Agent {
                         break;
                     }
                 }
+            }
+            if let Some(e) = &failed {
+                self.metrics.model_error(&model.name(), e.kind());
             }
             match failed {
                 None => return Ok((text, calls, state)),
@@ -436,6 +491,7 @@ impl Agent {
         if store::set_title_if_unset(&self.db, &turn.user.id, &turn.conversation.id, &title).await? {
             let mut conversation = turn.conversation.clone();
             conversation.title = Some(title);
+            self.announce_thread(&turn.user.id, "thread.updated", &conversation);
             tx.send(AgentEvent::TitleSet { conversation }).await.map_err(|_| TurnError::Cancelled)?;
         }
         Ok(())

@@ -62,7 +62,11 @@ async fn chat(
     let conversation_id = turn.conversation.id.clone();
     let mut events = state.agent.run(turn);
     if wants_stream(&headers) {
-        let stream = async_stream(events);
+        let guard = state.metrics.stream_opened();
+        let stream = async_stream(events).map(move |e| {
+            let _open = &guard;
+            e
+        });
         return Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response());
     }
     let mut calls = vec![];
@@ -189,7 +193,11 @@ async fn delete_conversation(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
+    let Some(conv) = store::find_conversation(&state.db, user.id(), &id).await? else {
+        return Err(conversation_not_found());
+    };
     if store::delete_conversation(&state.db, user.id(), &id).await? {
+        state.agent.announce_thread(user.id(), "thread.deleted", &conv);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(conversation_not_found())

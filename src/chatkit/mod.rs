@@ -253,13 +253,16 @@ async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) 
             let conv = store::rename_conversation(&state.db, &uid, &p.thread_id, &title)
                 .await?
                 .ok_or_else(thread_not_found)?;
+            state.agent.announce_thread(&uid, "thread.updated", &conv);
             Ok(axum::Json(thread_json(&conv, items::empty_page())).into_response())
         }
         "threads.delete" => {
             let p: ThreadParams = params(p)?;
+            let conv = owned(&state, &uid, &p.thread_id).await?;
             if !store::delete_conversation(&state.db, &uid, &p.thread_id).await? {
                 return Err(thread_not_found());
             }
+            state.agent.announce_thread(&uid, "thread.deleted", &conv);
             Ok(axum::Json(json!({})).into_response())
         }
         "items.list" => {
@@ -309,12 +312,16 @@ fn stream_turn(state: &AppState, turn: PreparedTurn, created: bool, echo_user: b
     let thread_id = turn.conversation.id.clone();
     let events = state.agent.run(turn);
     let mut r = Renderer { thread_id, answer_id, created, echo_user, workflow: None, text: None };
+    let guard = state.metrics.stream_opened();
     let stream = futures::stream::poll_fn({
         let mut events = events;
         move |cx| events.poll_recv(cx)
     })
     .flat_map(move |e| futures::stream::iter(r.render(e)))
-    .map(|v: Value| Ok::<_, Infallible>(Event::default().data(v.to_string())));
+    .map(move |v: Value| {
+        let _open = &guard;
+        Ok::<_, Infallible>(Event::default().data(v.to_string()))
+    });
     sse(stream)
 }
 

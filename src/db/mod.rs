@@ -146,6 +146,11 @@ impl Db {
         with_db!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
     }
 
+    /// (open connections, idle connections, maximum) of the pool.
+    pub fn pool_stats(&self) -> (u32, u32, u32) {
+        with_db!(self, |pool| (pool.size(), pool.num_idle() as u32, pool.options().get_max_connections()))
+    }
+
     /// Closes every pooled connection (SQLite checkpoints its WAL on the last close).
     pub async fn close(&self) {
         with_db!(self, |pool| pool.close().await)

@@ -36,7 +36,7 @@ async fn serve(db: &Db, email: &str) -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("there is no account with the email {email:?}: sign up first"))?;
     tracing::info!(database = db.kind(), user_id = %user.id, "serving MCP over stdio");
-    let running = TaskTools::for_user(TaskService::new(db.clone()), user.id)
+    let running = TaskTools::for_user(TaskService::new(db.clone(), crate::events::EventBus::new(db)), user.id)
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| anyhow::anyhow!("the MCP client did not initialize: {e}"))?;

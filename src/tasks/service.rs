@@ -4,8 +4,11 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::store;
+use std::sync::Arc;
+
 use crate::db::{Db, Timestamp};
 use crate::error::AppError;
+use crate::events::EventBus;
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_DESCRIPTION: usize = 2000;
@@ -95,18 +98,25 @@ fn clean_description(description: Option<&str>) -> Result<Option<String>, TaskEr
 #[derive(Clone)]
 pub struct TaskService {
     db: Db,
+    events: Arc<EventBus>,
 }
 
 impl TaskService {
-    pub fn new(db: Db) -> Self {
-        TaskService { db }
+    pub fn new(db: Db, events: Arc<EventBus>) -> Self {
+        TaskService { db, events }
+    }
+
+    fn announce(&self, user_id: &str, kind: &str, task: &Task) {
+        self.events.publish(user_id, kind, serde_json::json!({ "task": task }));
     }
 
     pub async fn create(&self, user_id: &str, new: NewTask) -> Result<Task, TaskError> {
         let title = clean_title(&new.title)?;
         let description = clean_description(new.description.as_deref())?;
         let id = uuid::Uuid::now_v7().to_string();
-        Ok(store::insert_task(&self.db, user_id, &id, &title, description.as_deref()).await?)
+        let task = store::insert_task(&self.db, user_id, &id, &title, description.as_deref()).await?;
+        self.announce(user_id, "task.created", &task);
+        Ok(task)
     }
 
     pub async fn list(&self, user_id: &str, filter: StatusFilter) -> Result<Vec<Task>, TaskError> {
@@ -123,7 +133,7 @@ impl TaskService {
             None => None,
             Some(d) => Some(clean_description(d.as_deref())?),
         };
-        store::update_task(
+        let task = store::update_task(
             &self.db,
             user_id,
             number,
@@ -133,7 +143,9 @@ impl TaskService {
             patch.completed,
         )
         .await?
-        .ok_or(TaskError::NotFound(number))
+        .ok_or(TaskError::NotFound(number))?;
+        self.announce(user_id, "task.updated", &task);
+        Ok(task)
     }
 
     pub async fn set_completed(&self, user_id: &str, number: i64, completed: bool) -> Result<Task, TaskError> {
@@ -142,7 +154,9 @@ impl TaskService {
 
     /// Deletes the task and returns it as it was.
     pub async fn delete(&self, user_id: &str, number: i64) -> Result<Task, TaskError> {
-        store::delete_task(&self.db, user_id, number).await?.ok_or(TaskError::NotFound(number))
+        let task = store::delete_task(&self.db, user_id, number).await?.ok_or(TaskError::NotFound(number))?;
+        self.announce(user_id, "task.deleted", &task);
+        Ok(task)
     }
 }
 

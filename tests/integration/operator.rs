@@ -14,7 +14,11 @@ fn taskchat(app: &TestApp, args: &[&str]) -> (bool, String, String) {
         cmd.env("DATABASE_URL", url);
     }
     let out = cmd.stdin(std::process::Stdio::null()).output().expect("taskchat runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 on_both_databases!(operators_list_inspect_disable_enable_and_delete_people, |backend: Backend| async move {
@@ -56,14 +60,18 @@ on_both_databases!(operators_list_inspect_disable_enable_and_delete_people, |bac
     crate::common::Client::with_bearer(&app.url, &jwt).get("/api/tasks").await.assert_json_error(401, "UNAUTHORIZED");
     let refused = app.client().post("/api/auth/sign-in/email", json!({"email": ada_email, "password": PASSWORD})).await;
     refused.assert_json_error(403, "BANNED_USER");
-    let wrong = app.client().post("/api/auth/sign-in/email", json!({"email": ada_email, "password": "wrong password"})).await;
+    let wrong =
+        app.client().post("/api/auth/sign-in/email", json!({"email": ada_email, "password": "wrong password"})).await;
     wrong.assert_json_error(401, "INVALID_EMAIL_OR_PASSWORD");
     let (_, out, _) = taskchat(&app, &["users", "list", "--disabled", "--json"]);
     assert_eq!(serde_json::from_str::<Vec<Value>>(&out).unwrap().len(), 1);
 
     assert!(taskchat(&app, &["users", "enable", ada_email]).0);
     let back = app.client();
-    assert_eq!(back.post("/api/auth/sign-in/email", json!({"email": ada_email, "password": PASSWORD})).await.status, 200);
+    assert_eq!(
+        back.post("/api/auth/sign-in/email", json!({"email": ada_email, "password": PASSWORD})).await.status,
+        200
+    );
     assert_eq!(back.get("/api/tasks").await.json["count"], 2, "nothing of theirs was lost while disabled");
 
     // Deleting asks for confirmation; without a terminal and without --yes, nothing happens.
@@ -89,7 +97,10 @@ on_both_databases!(operators_list_and_end_sessions, |backend: Backend| async mov
     assert!(ok);
     let sessions: Vec<Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(sessions.len(), 2);
-    assert!(!out.contains(&first.get("/api/auth/get-session").await.json["session"]["token"].as_str().unwrap().to_string()), "tokens never shown");
+    assert!(
+        !out.contains(&first.get("/api/auth/get-session").await.json["session"]["token"].as_str().unwrap().to_string()),
+        "tokens never shown"
+    );
     let (_, table, _) = taskchat(&app, &["sessions", "list"]);
     assert!(table.contains("2 session(s)"), "{table}");
     let second_id = second.get("/api/auth/get-session").await.json["session"]["id"].as_str().unwrap().to_string();
