@@ -117,6 +117,18 @@ pub struct PreparedTurn {
     user: User,
 }
 
+impl PreparedTurn {
+    fn new(user: &User, conversation: Conversation, conversation_created: bool, user_message: Message) -> Self {
+        PreparedTurn {
+            conversation,
+            conversation_created,
+            user_message,
+            answer_id: store::new_message_id(),
+            user: user.clone(),
+        }
+    }
+}
+
 /// What the person asked for.
 pub enum TurnInput {
     /// A new message (into an existing conversation, or a new one when `conversation_id` is None).
@@ -179,13 +191,7 @@ impl Agent {
                     self.announce_thread(&user.id, "thread.created", &conversation);
                 }
                 self.announce_thread(&user.id, "thread.message", &conversation);
-                Ok(PreparedTurn {
-                    conversation,
-                    conversation_created: created,
-                    user_message,
-                    answer_id: store::new_message_id(),
-                    user: user.clone(),
-                })
+                Ok(PreparedTurn::new(user, conversation, created, user_message))
             }
             TurnInput::RetryAfter { conversation_id, message_id } => {
                 let conversation = self.owned_conversation(&user.id, &conversation_id).await?;
@@ -194,13 +200,7 @@ impl Agent {
                     .filter(|m| m.role == "user")
                     .ok_or_else(|| AppError::not_found("No such message in this conversation."))?;
                 store::delete_messages_after(&self.db, &user.id, &conversation.id, message.seq).await?;
-                Ok(PreparedTurn {
-                    conversation,
-                    conversation_created: false,
-                    user_message: message,
-                    answer_id: store::new_message_id(),
-                    user: user.clone(),
-                })
+                Ok(PreparedTurn::new(user, conversation, false, message))
             }
         }
     }

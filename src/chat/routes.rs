@@ -146,7 +146,7 @@ async fn list_conversations(
             Some((Timestamp::parse(at).ok_or_else(bad_cursor)?, id.to_string()))
         }
     };
-    let mut list = store::list_conversations(&state.db, user.id(), limit + 1, before).await?;
+    let mut list = store::list_conversations(&state.db, user.id(), limit + 1, before, false).await?;
     let more = list.len() as i64 > limit;
     list.truncate(limit as usize);
     let next = more

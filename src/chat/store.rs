@@ -88,29 +88,30 @@ pub async fn find_conversation(db: &Db, user_id: &str, id: &str) -> sqlx::Result
     })
 }
 
-/// Newest first; `before` is the (updated_at, id) of the last row of the previous page.
+/// A page of conversations ordered by last activity: newest first, or oldest first when `ascending`. `cursor`
+/// is the (updated_at, id) of the last row of the previous page.
 pub async fn list_conversations(
     db: &Db,
     user_id: &str,
     limit: i64,
-    before: Option<(Timestamp, String)>,
+    cursor: Option<(Timestamp, String)>,
+    ascending: bool,
 ) -> sqlx::Result<Vec<Conversation>> {
-    let (at, id) = match before {
+    let (at, id) = match cursor {
         Some((at, id)) => (Some(at), id),
         None => (None, String::new()),
     };
+    let sql = if ascending {
+        "SELECT id, title, created_at, updated_at FROM conversation
+         WHERE user_id = $1 AND ($2 IS NULL OR updated_at > $2 OR (updated_at = $2 AND id > $3))
+         ORDER BY updated_at ASC, id ASC LIMIT $4"
+    } else {
+        "SELECT id, title, created_at, updated_at FROM conversation
+         WHERE user_id = $1 AND ($2 IS NULL OR updated_at < $2 OR (updated_at = $2 AND id < $3))
+         ORDER BY updated_at DESC, id DESC LIMIT $4"
+    };
     with_db!(db, |pool| {
-        sqlx::query_as::<_, Conversation>(
-            "SELECT id, title, created_at, updated_at FROM conversation
-             WHERE user_id = $1 AND ($2 IS NULL OR updated_at < $2 OR (updated_at = $2 AND id < $3))
-             ORDER BY updated_at DESC, id DESC LIMIT $4",
-        )
-        .bind(user_id)
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+        sqlx::query_as::<_, Conversation>(sql).bind(user_id).bind(at).bind(&id).bind(limit).fetch_all(pool).await
     })
 }
 
@@ -291,32 +292,6 @@ pub async fn delete_messages_after(db: &Db, user_id: &str, conversation_id: &str
             .execute(pool)
             .await
             .map(|r| r.rows_affected())
-    })
-}
-
-/// Oldest first; `after` is the (updated_at, id) of the last row of the previous page.
-pub async fn list_conversations_asc(
-    db: &Db,
-    user_id: &str,
-    limit: i64,
-    after: Option<(Timestamp, String)>,
-) -> sqlx::Result<Vec<Conversation>> {
-    let (at, id) = match after {
-        Some((at, id)) => (Some(at), id),
-        None => (None, String::new()),
-    };
-    with_db!(db, |pool| {
-        sqlx::query_as::<_, Conversation>(
-            "SELECT id, title, created_at, updated_at FROM conversation
-             WHERE user_id = $1 AND ($2 IS NULL OR updated_at > $2 OR (updated_at = $2 AND id > $3))
-             ORDER BY updated_at ASC, id ASC LIMIT $4",
-        )
-        .bind(user_id)
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
     })
 }
 

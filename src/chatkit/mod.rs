@@ -230,11 +230,7 @@ async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) 
                 }
                 None => None,
             };
-            let mut list = if desc {
-                store::list_conversations(&state.db, &uid, n + 1, cursor).await?
-            } else {
-                store::list_conversations_asc(&state.db, &uid, n + 1, cursor).await?
-            };
+            let mut list = store::list_conversations(&state.db, &uid, n + 1, cursor, !desc).await?;
             let has_more = list.len() as i64 > n;
             list.truncate(n as usize);
             let data: Vec<Value> = list.iter().map(|c| thread_json(c, items::empty_page())).collect();
