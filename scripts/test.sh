@@ -317,6 +317,13 @@ for db in sqlite postgres; do
   fi
 done
 
+# The web app in headless Chromium (tsc --checkJs too); run.sh installs what it needs and starts its server.
+if ((build_rc == 0 || CUSTOM_BIN)); then
+  run_step "web app: tsc --checkJs and browser tests (chromium)" env TASKCHAT_BIN="$TASKCHAT_BIN" bash tests/browser/run.sh
+else
+  skip_step "web app: tsc --checkJs and browser tests (chromium)" "build failed"
+fi
+
 # ---------------------------------------------------------------------------
 # 4. Summary
 # ---------------------------------------------------------------------------

@@ -69,12 +69,21 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): R
     auth_page(&state, &headers, q, "login.html").await
 }
 
-async fn signup(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, AppError> {
+async fn signup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, AppError> {
     auth_page(&state, &headers, q, "signup.html").await
 }
 
 /// A signed-in person has nothing to do on the sign-in pages: they go where they were headed.
-async fn auth_page(state: &AppState, headers: &HeaderMap, query: Option<String>, page: &str) -> Result<Response, AppError> {
+async fn auth_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<String>,
+    page: &str,
+) -> Result<Response, AppError> {
     if signed_in(state, headers).await? {
         let next = query.as_deref().and_then(next_param).filter(|n| safe_next(n));
         return Ok(redirect(next.as_deref().unwrap_or("/chat")));
@@ -95,9 +104,8 @@ async fn chat(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): Ra
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     // Only plain names below assets/: no `..`, no hidden files, no backslashes.
-    let clean = !path.is_empty()
-        && !path.contains('\\')
-        && path.split('/').all(|seg| !seg.is_empty() && !seg.starts_with('.'));
+    let clean =
+        !path.is_empty() && !path.contains('\\') && path.split('/').all(|seg| !seg.is_empty() && !seg.starts_with('.'));
     if !clean {
         return AppError::not_found("No such file.").into_response();
     }

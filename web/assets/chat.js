@@ -54,6 +54,10 @@ const state = {
   /** @type {AbortController | null} */
   stream: null,
   sessionEnded: false,
+  /** When this page's last answer ended (ms): its own live echoes are not news. */
+  streamEnded: 0,
+  /** Whether the banner only reports a failed background reload. */
+  bannerIsBackground: false,
 };
 
 // ---- announcements, banner, errors ----------------------------------------------------------------------
@@ -88,9 +92,11 @@ function showBanner(text, action, kind = "error") {
     ui.banner.append(b);
   }
   ui.banner.hidden = false;
+  state.bannerIsBackground = false;
 }
 
 function hideBanner() {
+  state.bannerIsBackground = false;
   ui.banner.hidden = true;
   ui.banner.replaceChildren();
 }
@@ -104,16 +110,20 @@ function signInAgainHref() {
  * Deals with the errors every call may meet: an ended session and a lost connection.
  * @param {unknown} e
  * @param {() => void} [retry]
+ * @param {boolean} [background] a reload nobody asked for: it never hides a banner already shown (such as the
+ *   retry of an unsent message), and it is retried by itself when the connection comes back
  * @returns {boolean} whether it was one of those
  */
-function handleCommonError(e, retry) {
+function handleCommonError(e, retry, background = false) {
   if (!(e instanceof ApiError)) return false;
   if (e.unauthorized) {
     sessionEnded();
     return true;
   }
   if (e.offline) {
+    if (background && !ui.banner.hidden) return true;
     showBanner(e.message, retry ? { label: "Retry", run: retry } : undefined);
+    state.bannerIsBackground = background;
     return true;
   }
   return false;
@@ -153,6 +163,7 @@ function renderThreads() {
   ui.threadList.replaceChildren(
     ...state.threads.map((t) => {
       const li = el("li", "thread");
+      li.dataset.id = t.id;
       const a = el("a", "thread-link", titleOf(t));
       a.href = `/chat?thread=${encodeURIComponent(t.id)}`;
       if (t.id === state.threadId) a.setAttribute("aria-current", "page");
@@ -188,7 +199,7 @@ async function loadThreads() {
     state.threads = page.data;
     renderThreads();
   } catch (e) {
-    if (!handleCommonError(e, loadThreads)) showBanner(errorText(e));
+    if (!handleCommonError(e, loadThreads, true)) showBanner(errorText(e));
   }
 }
 
@@ -212,8 +223,8 @@ function setTitle(text) {
  * @param {boolean} [push]
  */
 async function go(id, push = true) {
-  if (state.stream) return;
-  saveDraft();
+  // Leaving a thread while it answers stops the answer (the server keeps what was said).
+  state.stream?.abort();
   hideBanner();
   state.threadId = id;
   const url = id ? `/chat?thread=${encodeURIComponent(id)}` : "/chat";
@@ -277,6 +288,8 @@ async function renameThread(t, from) {
   try {
     upsertThread(await chatkit("threads.update", { thread_id: t.id, title: title.trim() }));
     announce("Conversation renamed.");
+    const again = ui.threadList.querySelector(`li[data-id="${CSS.escape(t.id)}"] .thread-link`);
+    if (again instanceof HTMLElement) again.focus();
   } catch (e) {
     if (!handleCommonError(e)) showBanner(errorText(e));
   }
@@ -456,6 +469,8 @@ async function send(text, retryItem) {
   const hadFocus = document.activeElement === ui.input;
   setStreaming(true, hadFocus);
   const threadAtStart = state.threadId;
+  /** The thread this answer belongs to (known once the server created it). */
+  let myThread = state.threadId;
   /** @type {{ row: HTMLElement, body: HTMLElement } | null} */
   let pending = null;
   if (!retryItem) {
@@ -466,15 +481,15 @@ async function send(text, retryItem) {
     fitComposer();
     scrollToEnd(true);
   }
-  /** @type {{ id: string, body: HTMLElement, text: string, frame: number } | null} */
-  let answer = null;
+  /** The answer being streamed (an object, so the closures below and the catch see the same one). */
+  const live = { answer: /** @type {{ id: string, body: HTMLElement, text: string, frame: number } | null} */ (null) };
   let accepted = false;
   let touchedTasks = false;
 
   const paint = () => {
-    if (!answer) return;
-    answer.frame = 0;
-    answer.body.replaceChildren(renderMarkdown(answer.text));
+    if (!live.answer) return;
+    live.answer.frame = 0;
+    live.answer.body.replaceChildren(renderMarkdown(live.answer.text));
     scrollToEnd();
   };
 
@@ -483,6 +498,7 @@ async function send(text, retryItem) {
     switch (ev.type) {
       case "thread.created":
         state.threadId = ev.thread.id;
+        myThread = ev.thread.id;
         history.replaceState(null, "", `/chat?thread=${encodeURIComponent(ev.thread.id)}`);
         upsertThread(ev.thread);
         break;
@@ -493,19 +509,19 @@ async function send(text, retryItem) {
         if (ev.item.type === "assistant_message") {
           const b = bubble("assistant", ev.item.id);
           b.row.classList.add("streaming");
-          answer = { id: ev.item.id, body: b.body, text: "", frame: 0 };
+          live.answer = { id: ev.item.id, body: b.body, text: "", frame: 0 };
         } else if (ev.item.type === "workflow") {
           activity(ev.item.id);
         }
         break;
       case "thread.item.updated": {
         const u = ev.update;
-        if (u.type === "assistant_message.content_part.text_delta" && answer) {
-          answer.text += u.delta;
+        if (u.type === "assistant_message.content_part.text_delta" && live.answer) {
+          live.answer.text += u.delta;
           // Render at most once a frame, however fast the words come.
-          if (!answer.frame) answer.frame = requestAnimationFrame(paint);
-        } else if (u.type === "assistant_message.content_part.done" && answer) {
-          answer.text = u.content.text;
+          if (!live.answer.frame) live.answer.frame = requestAnimationFrame(paint);
+        } else if (u.type === "assistant_message.content_part.done" && live.answer) {
+          live.answer.text = u.content.text;
         } else if (u.type === "workflow.task.added" || u.type === "workflow.task.updated") {
           setActivityTask(activity(ev.item_id), u.task_index, u.task);
           scrollToEnd();
@@ -525,14 +541,14 @@ async function send(text, retryItem) {
           }
         } else if (ev.item.type === "assistant_message") {
           const text = (ev.item.content || []).map((/** @type {{text?: string}} */ c) => c.text || "").join("");
-          if (!answer || answer.id !== ev.item.id) {
+          if (!live.answer || live.answer.id !== ev.item.id) {
             const b = bubble("assistant", ev.item.id);
-            answer = { id: ev.item.id, body: b.body, text, frame: 0 };
+            live.answer = { id: ev.item.id, body: b.body, text, frame: 0 };
           }
-          if (answer.frame) cancelAnimationFrame(answer.frame);
-          answer.text = text;
+          if (live.answer.frame) cancelAnimationFrame(live.answer.frame);
+          live.answer.text = text;
           paint();
-          answer.body.parentElement?.classList.remove("streaming");
+          live.answer.body.parentElement?.classList.remove("streaming");
           announce(text);
         } else if (ev.item.type === "workflow") {
           const box = activity(ev.item.id);
@@ -568,11 +584,13 @@ async function send(text, retryItem) {
     );
   } catch (e) {
     if (e instanceof DOMException && e.name === "AbortError") {
-      if (answer) {
-        if (answer.frame) cancelAnimationFrame(answer.frame);
+      if (state.threadId !== myThread) {
+        // The person went to another thread: nothing to show here.
+      } else if (live.answer) {
+        if (live.answer.frame) cancelAnimationFrame(live.answer.frame);
         paint();
-        answer.body.parentElement?.classList.remove("streaming");
-        answer.body.append(el("p", "stopped", "Stopped."));
+        live.answer.body.parentElement?.classList.remove("streaming");
+        live.answer.body.append(el("p", "stopped", "Stopped."));
       } else {
         ui.messages.append(el("p", "stopped note", "Stopped."));
       }
@@ -594,8 +612,9 @@ async function send(text, retryItem) {
       streamError(errorText(e), null);
     }
   } finally {
-    if (answer && answer.frame) cancelAnimationFrame(answer.frame);
+    if (live.answer && live.answer.frame) cancelAnimationFrame(live.answer.frame);
     state.stream = null;
+    state.streamEnded = Date.now();
     setStreaming(false, hadFocus || document.activeElement === ui.stop || document.activeElement === document.body);
     if (touchedTasks || accepted) tasks.refresh();
     // The answered thread is now the newest.
@@ -682,6 +701,14 @@ function closeDrawers() {
 // ---- wiring ---------------------------------------------------------------------------------------------
 
 const tasks = taskPanel({ onError: handleCommonError, announce });
+// Back online: reload what may have been missed; a banner about a failed reload has done its job.
+window.addEventListener("online", () => {
+  if (state.bannerIsBackground) hideBanner();
+  if (!state.sessionEnded) {
+    tasks.refresh();
+    loadThreads();
+  }
+});
 
 ui.composer.addEventListener("submit", (ev) => {
   ev.preventDefault();
@@ -731,6 +758,10 @@ document.addEventListener("keydown", (ev) => {
   if (ui.app.classList.contains("show-sidebar") || ui.app.classList.contains("show-tasks")) closeDrawers();
   else if (state.stream && document.activeElement === ui.stop) state.stream.abort();
 });
+window.addEventListener("resize", () => {
+  const open = ui.app.classList.contains("show-sidebar") ? ui.sidebar : ui.app.classList.contains("show-tasks") ? ui.tasks : null;
+  if (open && !isDrawer(open)) openDrawer(null);
+});
 window.addEventListener("popstate", () => go(new URLSearchParams(location.search).get("thread"), false));
 // Another tab or device may have changed tasks meanwhile.
 window.addEventListener("focus", () => {
@@ -738,6 +769,8 @@ window.addEventListener("focus", () => {
 });
 
 async function start() {
+  const id = new URLSearchParams(location.search).get("thread");
+  state.threadId = id;
   try {
     state.user = await currentUser();
   } catch (e) {
@@ -755,10 +788,61 @@ async function start() {
   byId("user-name", HTMLElement).textContent = u.name || u.email;
   byId("user-email", HTMLElement).textContent = u.email;
   byId("avatar", HTMLElement).textContent = (u.name || u.email).trim().charAt(0).toUpperCase();
-  const id = new URLSearchParams(location.search).get("thread");
-  state.threadId = id;
   await Promise.all([loadThreads(), tasks.refresh(), go(id, false)]);
   ui.input.focus();
+  listen();
+}
+
+/**
+ * Live updates (GET /api/events): another tab, device or door (MCP, REST) changed a task or a thread. The
+ * browser reconnects by itself; `ready` after a reconnect and `resync` mean "reload, something was missed".
+ */
+function listen() {
+  const events = new EventSource("/api/events");
+  /** @type {Record<string, number>} */
+  const timers = {};
+  /**
+   * @param {string} key
+   * @param {() => void} fn
+   */
+  const soon = (key, fn) => {
+    clearTimeout(timers[key]);
+    timers[key] = setTimeout(fn, 150);
+  };
+  const reloadAll = () => {
+    soon("tasks", tasks.refresh);
+    soon("threads", loadThreads);
+  };
+  let opened = false;
+  events.addEventListener("ready", () => {
+    if (opened) reloadAll();
+    opened = true;
+  });
+  events.addEventListener("resync", reloadAll);
+  for (const kind of ["task.created", "task.updated", "task.deleted"]) {
+    events.addEventListener(kind, () => soon("tasks", tasks.refresh));
+  }
+  for (const kind of ["thread.created", "thread.updated", "thread.deleted", "thread.message"]) {
+    events.addEventListener(kind, (ev) => {
+      soon("threads", loadThreads);
+      /** @type {{ thread?: { id?: string } }} */
+      const data = JSON.parse(/** @type {MessageEvent} */ (ev).data || "{}");
+      const id = data.thread && data.thread.id;
+      if (!id || id !== state.threadId || state.stream || Date.now() - state.streamEnded < 3000) return;
+      if (kind === "thread.deleted") {
+        showBanner("This conversation was deleted in another window.", { label: "Start a new chat", run: () => go(null) }, "info");
+      } else if (kind === "thread.message") {
+        // Continued on another device: show the new messages.
+        soon("thread", () => {
+          if (!state.stream && state.threadId === id) go(id, false);
+        });
+      }
+    });
+  }
+  // A signed-out page stops listening (the stream answers 401 and the browser gives up by itself).
+  events.addEventListener("error", () => {
+    if (state.sessionEnded) events.close();
+  });
 }
 
 start();

@@ -6,8 +6,9 @@ import { addTask, byId, deleteTask, el, icon, listTasks, renameTask, setDone } f
 /** @typedef {import("./api.js").Task} Task */
 
 /**
- * @param {{ onError: (e: unknown, retry?: () => void) => boolean, announce: (text: string) => void }} hooks
- *   onError returns true when it dealt with the error (an ended session, an offline browser)
+ * @param {{ onError: (e: unknown, retry?: () => void, background?: boolean) => boolean,
+ *   announce: (text: string) => void }} hooks onError returns true when it dealt with the error (an ended
+ *   session, an offline browser)
  */
 export function taskPanel(hooks) {
   const pending = byId("pending-list", HTMLUListElement);
@@ -53,7 +54,7 @@ export function taskPanel(hooks) {
       loaded = true;
       render();
     } catch (e) {
-      if (!hooks.onError(e, refresh)) showError(e instanceof Error ? e.message : String(e));
+      if (!hooks.onError(e, refresh, true)) showError(e instanceof Error ? e.message : String(e));
     }
   }
 
