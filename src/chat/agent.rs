@@ -115,6 +115,11 @@ pub struct PreparedTurn {
     /// The id the answer will be stored under, known up front so a stream can announce it.
     pub answer_id: String,
     user: User,
+    /// Tool calls an earlier, cut-short attempt at this message already made: the model is told, so a retry
+    /// does not do them twice.
+    carried: Vec<Value>,
+    /// The cut-short answer this turn's answer replaces.
+    replaces: Option<String>,
 }
 
 impl PreparedTurn {
@@ -125,7 +130,18 @@ impl PreparedTurn {
             user_message,
             answer_id: store::new_message_id(),
             user: user.clone(),
+            carried: vec![],
+            replaces: None,
         }
+    }
+
+    /// Continues after a cut-short answer (`partial`) to the same message.
+    fn continuing(mut self, partial: Option<Message>, replace: bool) -> Self {
+        if let Some(p) = partial.filter(|m| m.partial && m.role == "assistant") {
+            self.carried = p.tool_calls;
+            self.replaces = replace.then_some(p.id);
+        }
+        self
     }
 }
 
@@ -179,19 +195,27 @@ impl Agent {
                         (store::create_conversation(&self.db, &user.id, &id, None).await?, true)
                     }
                 };
-                // A retry of a failed turn sends the same text again: reuse the stored, unanswered message.
-                let last = store::list_messages_desc(&self.db, &user.id, &conversation.id, i64::MAX, 1).await?;
-                let user_message = match last.into_iter().next() {
-                    Some(m) if m.role == "user" && m.content == text => m,
-                    _ => store::insert_message(&self.db, &user.id, &conversation.id, "user", &text, &[])
-                        .await?
-                        .ok_or_else(|| AppError::not_found("No such conversation."))?,
+                // A retry of a failed turn sends the same text again: reuse the stored, unanswered message (and
+                // carry on from a cut-short answer to it).
+                let mut last = store::list_messages_desc(&self.db, &user.id, &conversation.id, i64::MAX, 2).await?;
+                let partial = match last.first() {
+                    Some(m) if m.role == "assistant" && m.partial => Some(last.remove(0)),
+                    _ => None,
+                };
+                let (user_message, partial) = match last.into_iter().next() {
+                    Some(m) if m.role == "user" && m.content == text => (m, partial),
+                    _ => {
+                        let m = store::insert_message(&self.db, &user.id, &conversation.id, "user", &text, &[])
+                            .await?
+                            .ok_or_else(|| AppError::not_found("No such conversation."))?;
+                        (m, None)
+                    }
                 };
                 if created {
                     self.announce_thread(&user.id, "thread.created", &conversation);
                 }
                 self.announce_thread(&user.id, "thread.message", &conversation);
-                Ok(PreparedTurn::new(user, conversation, created, user_message))
+                Ok(PreparedTurn::new(user, conversation, created, user_message).continuing(partial, true))
             }
             TurnInput::RetryAfter { conversation_id, message_id } => {
                 let conversation = self.owned_conversation(&user.id, &conversation_id).await?;
@@ -199,8 +223,9 @@ impl Agent {
                     .await?
                     .filter(|m| m.role == "user")
                     .ok_or_else(|| AppError::not_found("No such message in this conversation."))?;
+                let next = store::list_messages(&self.db, &user.id, &conversation.id, message.seq, 1).await?;
                 store::delete_messages_after(&self.db, &user.id, &conversation.id, message.seq).await?;
-                Ok(PreparedTurn::new(user, conversation, false, message))
+                Ok(PreparedTurn::new(user, conversation, false, message).continuing(next.into_iter().next(), false))
             }
         }
     }
@@ -300,33 +325,11 @@ impl Agent {
                 out.push(ChatMessage::User(m.content));
                 continue;
             }
-            if !m.tool_calls.is_empty() {
-                let calls: Vec<ToolCall> = m
-                    .tool_calls
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| ToolCall {
-                        id: format!("h{}-{i}", m.seq),
-                        name: c["name"].as_str().unwrap_or_default().to_string(),
-                        arguments: c["arguments"].clone(),
-                    })
-                    .collect();
-                out.push(ChatMessage::Assistant {
-                    text: String::new(),
-                    tool_calls: calls.clone(),
-                    provider_state: None,
-                });
-                for (call, record) in calls.into_iter().zip(&m.tool_calls) {
-                    out.push(ChatMessage::ToolResult {
-                        call_id: call.id,
-                        name: call.name,
-                        result: record["result"].clone(),
-                    });
-                }
-            }
+            out.extend(replay_calls(&format!("h{}", m.seq), &m.tool_calls));
             out.push(ChatMessage::Assistant { text: m.content, tool_calls: vec![], provider_state: None });
         }
         out.push(ChatMessage::User(turn.user_message.content.clone()));
+        out.extend(replay_calls("c", &turn.carried));
         Ok(out)
     }
 
@@ -336,7 +339,6 @@ impl Agent {
         tx: &mpsc::Sender<AgentEvent>,
         timing: &mut Timing,
     ) -> Result<(), TurnError> {
-        let send = |e: AgentEvent| async move { tx.send(e).await.map_err(|_| TurnError::Cancelled) };
         let tools: Vec<ToolSpec> = tools::definitions()
             .into_iter()
             .map(|d| ToolSpec { name: d.name.into(), description: d.description.into(), parameters: d.input_schema })
@@ -348,16 +350,37 @@ impl Agent {
             tasks: None,
             user_name: Some(turn.user.name.clone()),
         };
-        let mut records: Vec<Value> = vec![];
+        let mut records: Vec<Value> = turn.carried.clone();
         let mut answer = String::new();
+        let result = self.steps(turn, tx, timing, &mut request, &mut records, &mut answer).await;
+        // Whatever went wrong after tools ran, what they did is kept with the turn, so a retry knows.
+        if result.is_err() && records.len() > turn.carried.len() {
+            self.store_partial(turn, &answer, &records).await;
+        }
+        result
+    }
+
+    async fn steps(
+        &self,
+        turn: &PreparedTurn,
+        tx: &mpsc::Sender<AgentEvent>,
+        timing: &mut Timing,
+        request: &mut ModelRequest,
+        records: &mut Vec<Value>,
+        answer: &mut String,
+    ) -> Result<(), TurnError> {
+        let send = |e: AgentEvent| async move { tx.send(e).await.map_err(|_| TurnError::Cancelled) };
         for _step in 0..self.config.max_steps {
             let model_started = std::time::Instant::now();
-            let step = self.call_models(&mut request, turn, tx).await;
+            let step = self.call_models(request, turn, tx).await;
             timing.model += model_started.elapsed();
             let (text, calls, state) = match step {
                 Ok(r) => r,
                 Err(TurnError::Cancelled) => {
-                    self.store_partial(turn, &answer, &records).await;
+                    // The person stopped it: what they already saw is kept.
+                    if records.len() == turn.carried.len() && !answer.trim().is_empty() {
+                        self.store_partial(turn, answer, records).await;
+                    }
                     return Err(TurnError::Cancelled);
                 }
                 Err(e) => return Err(e),
@@ -373,18 +396,24 @@ impl Agent {
                     &turn.user.id,
                     &turn.conversation.id,
                     "assistant",
-                    &answer,
-                    &records,
+                    answer,
+                    records,
+                    false,
                 )
                 .await?
                 .ok_or(TurnError::ConversationGone)?;
+                if let Some(old) = &turn.replaces {
+                    store::delete_message(&self.db, &turn.user.id, old).await?;
+                }
+                // The title is stored before the answer is announced, so a reload right after sees both.
+                let titled = self.name_conversation(turn).await?;
                 self.announce_thread(&turn.user.id, "thread.message", &turn.conversation);
                 send(AgentEvent::AnswerDone { message }).await?;
                 // The answer is stored and delivered: a reader that has gone by now does not undo the turn.
-                return match self.name_conversation(turn, tx).await {
-                    Err(TurnError::Cancelled) => Ok(()),
-                    other => other,
-                };
+                if let Some(conversation) = titled {
+                    let _ = tx.send(AgentEvent::TitleSet { conversation }).await;
+                }
+                return Ok(());
             }
             request.messages.push(ChatMessage::Assistant { text, tool_calls: calls.clone(), provider_state: state });
             for call in calls {
@@ -482,27 +511,37 @@ impl Agent {
             .collect())
     }
 
-    /// A new conversation is named after its first message.
-    async fn name_conversation(&self, turn: &PreparedTurn, tx: &mpsc::Sender<AgentEvent>) -> Result<(), TurnError> {
+    /// A new conversation is named after its first message; returns it when it got its title now.
+    async fn name_conversation(&self, turn: &PreparedTurn) -> Result<Option<Conversation>, TurnError> {
         if turn.conversation.title.is_some() {
-            return Ok(());
+            return Ok(None);
         }
         let title = title_from(&turn.user_message.content);
-        if store::set_title_if_unset(&self.db, &turn.user.id, &turn.conversation.id, &title).await? {
-            let mut conversation = turn.conversation.clone();
-            conversation.title = Some(title);
-            self.announce_thread(&turn.user.id, "thread.updated", &conversation);
-            tx.send(AgentEvent::TitleSet { conversation }).await.map_err(|_| TurnError::Cancelled)?;
+        if !store::set_title_if_unset(&self.db, &turn.user.id, &turn.conversation.id, &title).await? {
+            return Ok(None);
         }
-        Ok(())
+        let mut conversation = turn.conversation.clone();
+        conversation.title = Some(title);
+        self.announce_thread(&turn.user.id, "thread.updated", &conversation);
+        Ok(Some(conversation))
     }
 
     /// On cancellation, what the person already saw is kept.
+    /// Keeps a cut-short answer (what the person saw, and the tools that ran), replacing an earlier one.
     async fn store_partial(&self, turn: &PreparedTurn, answer: &str, records: &[Value]) {
         if answer.trim().is_empty() && records.is_empty() {
             return;
         }
-        let text = if answer.trim().is_empty() { "(stopped)".to_string() } else { format!("{answer} …") };
+        let text = if answer.trim().is_empty() {
+            "(The answer was cut short; the steps above were done.)".to_string()
+        } else {
+            format!("{} …", answer.trim_end())
+        };
+        if let Some(old) = &turn.replaces
+            && let Err(e) = store::delete_message(&self.db, &turn.user.id, old).await
+        {
+            tracing::warn!(error = %e, "could not replace a cut-short answer");
+        }
         let stored = store::insert_message_with_id(
             &self.db,
             &turn.answer_id,
@@ -511,12 +550,34 @@ impl Agent {
             "assistant",
             &text,
             records,
+            true,
         )
         .await;
         if let Err(e) = stored {
-            tracing::warn!(error = %e, "could not keep a cancelled answer");
+            tracing::warn!(error = %e, "could not keep a cut-short answer");
         }
     }
+}
+
+/// Stored tool-call records as the model messages that made them: the calls, then their results.
+fn replay_calls(prefix: &str, records: &[Value]) -> Vec<ChatMessage> {
+    if records.is_empty() {
+        return vec![];
+    }
+    let calls: Vec<ToolCall> = records
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ToolCall {
+            id: format!("{prefix}-{i}"),
+            name: c["name"].as_str().unwrap_or_default().to_string(),
+            arguments: c["arguments"].clone(),
+        })
+        .collect();
+    let mut out = vec![ChatMessage::Assistant { text: String::new(), tool_calls: calls.clone(), provider_state: None }];
+    for (call, record) in calls.into_iter().zip(records) {
+        out.push(ChatMessage::ToolResult { call_id: call.id, name: call.name, result: record["result"].clone() });
+    }
+    out
 }
 
 /// The first words of the first message, as a title.

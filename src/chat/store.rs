@@ -24,6 +24,7 @@ struct MessageRow {
     content: String,
     tool_calls: Option<String>,
     created_at: Timestamp,
+    partial: bool,
 }
 
 /// A stored message. `tool_calls` (assistant messages) records each call: `{name, arguments, result}`.
@@ -38,6 +39,9 @@ pub struct Message {
     pub content: String,
     pub tool_calls: Vec<Value>,
     pub created_at: Timestamp,
+    /// An answer cut short (the model failed after tools ran, or the person stopped it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 impl From<MessageRow> for Message {
@@ -50,13 +54,14 @@ impl From<MessageRow> for Message {
             content: r.content,
             tool_calls: r.tool_calls.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
             created_at: r.created_at,
+            partial: r.partial,
         }
     }
 }
 
 macro_rules! message_columns {
     () => {
-        "id, conversation_id, seq, role, content, tool_calls, created_at"
+        "id, conversation_id, seq, role, content, tool_calls, created_at, partial"
     };
 }
 
@@ -163,7 +168,7 @@ pub async fn insert_message(
     content: &str,
     tool_calls: &[Value],
 ) -> sqlx::Result<Option<Message>> {
-    insert_message_with_id(db, &new_message_id(), user_id, conversation_id, role, content, tool_calls).await
+    insert_message_with_id(db, &new_message_id(), user_id, conversation_id, role, content, tool_calls, false).await
 }
 
 /// A new message id: time-ordered, so ids sort like the messages they name.
@@ -171,7 +176,9 @@ pub fn new_message_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// [`insert_message`] with an id chosen beforehand (a streamed answer is announced under its final id).
+/// [`insert_message`] with an id chosen beforehand (a streamed answer is announced under its final id), and
+/// whether the answer was cut short.
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_message_with_id(
     db: &Db,
     id: &str,
@@ -180,6 +187,7 @@ pub async fn insert_message_with_id(
     role: &str,
     content: &str,
     tool_calls: &[Value],
+    partial: bool,
 ) -> sqlx::Result<Option<Message>> {
     let now = Timestamp::now();
     let calls = (!tool_calls.is_empty()).then(|| Value::Array(tool_calls.to_vec()).to_string());
@@ -198,8 +206,8 @@ pub async fn insert_message_with_id(
             return Ok(None);
         };
         let row = sqlx::query_as::<_, MessageRow>(concat!(
-            "INSERT INTO message (id, conversation_id, user_id, seq, role, content, tool_calls, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
+            "INSERT INTO message (id, conversation_id, user_id, seq, role, content, tool_calls, created_at, partial)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
             message_columns!()
         ))
         .bind(id)
@@ -210,6 +218,7 @@ pub async fn insert_message_with_id(
         .bind(content)
         .bind(&calls)
         .bind(now)
+        .bind(partial)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -320,4 +329,16 @@ pub async fn set_feedback(
         tx.commit().await
     })?;
     Ok(found)
+}
+
+/// Removes one message of the caller's (a cut-short answer replaced by the full one).
+pub async fn delete_message(db: &Db, user_id: &str, id: &str) -> sqlx::Result<()> {
+    with_db!(db, |pool| {
+        sqlx::query("DELETE FROM message WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })
 }

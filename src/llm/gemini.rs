@@ -45,12 +45,22 @@ fn state_parts(state: &Option<Value>) -> Option<&Vec<Value>> {
 
 pub fn request_body(req: &ModelRequest) -> Value {
     let mut contents: Vec<Value> = vec![];
+    // Call ids Gemini itself gave (in the parts it sent); a response names its call's id only then.
+    let mut gemini_ids = std::collections::HashSet::new();
     for m in &req.messages {
         match m {
             ChatMessage::User(text) => contents.push(json!({"role": "user", "parts": [{"text": text}]})),
             ChatMessage::Assistant { text, tool_calls, provider_state } => {
                 let parts = match state_parts(provider_state) {
-                    Some(parts) => parts.clone(),
+                    Some(parts) => {
+                        gemini_ids.extend(
+                            parts
+                                .iter()
+                                .filter_map(|p| p.pointer("/functionCall/id").and_then(Value::as_str))
+                                .map(str::to_string),
+                        );
+                        parts.clone()
+                    }
                     None => {
                         let mut parts = vec![];
                         if !text.is_empty() {
@@ -68,8 +78,7 @@ pub fn request_body(req: &ModelRequest) -> Value {
             }
             ChatMessage::ToolResult { call_id, name, result } => {
                 let mut response = json!({"name": name, "response": result});
-                // Gemini's own call ids start with our marker only when it sent none.
-                if !call_id.starts_with("gemini-call-") {
+                if gemini_ids.contains(call_id) {
                     response["id"] = json!(call_id);
                 }
                 let part = json!({"functionResponse": response});

@@ -3,8 +3,10 @@
 mod common;
 
 mod accounts;
+mod chat;
 mod cli;
 mod credentials;
+mod fake_models;
 mod fixture;
 mod migrations;
 mod operator;
