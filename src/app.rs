@@ -100,6 +100,8 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         })
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(move |req: Request, next: Next| refuse_oversized(max_body_bytes, req, next)))
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -161,6 +163,72 @@ async fn check_cookie_origin(State(auth): State<Arc<Auth>>, req: Request, next: 
         }
     }
     next.run(req).await
+}
+
+/// A body declared larger than the limit is refused at once, before any of it is read.
+async fn refuse_oversized(max: usize, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "The request body is too large")
+            .into_response();
+    }
+    next.run(req).await
+}
+
+/// Every error is a JSON `{message, code}`, also the ones that libraries answer in plain text (axum's
+/// extractor rejections, the MCP transport's). Better Auth's bare 404 on its own routes stays bare.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    if text.is_empty() && status == StatusCode::NOT_FOUND {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    }
+    // The MCP transport answers a body that is not JSON-RPC with 415; it is a bad request.
+    let status = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE && text.starts_with("fail to deserialize") {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    let code = match status {
+        StatusCode::BAD_REQUEST => "BAD_REQUEST",
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::NOT_ACCEPTABLE => "NOT_ACCEPTABLE",
+        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+        StatusCode::UNPROCESSABLE_ENTITY => "VALIDATION_ERROR",
+        s if s.is_server_error() => "INTERNAL_ERROR",
+        _ => "ERROR",
+    };
+    let message = if status.is_server_error() || text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text.chars().take(300).collect()
+    };
+    let mut res = (status, Json(json!({ "message": message, "code": code }))).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            res.headers_mut().append(name, value.clone());
+        }
+    }
+    res
 }
 
 async fn healthz() -> Json<serde_json::Value> {

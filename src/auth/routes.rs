@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -361,15 +361,9 @@ async fn sign_in_email(
     Ok(res)
 }
 
-#[derive(serde::Deserialize)]
-struct GetSessionQuery {
-    #[serde(rename = "disableRefresh")]
-    disable_refresh: Option<String>,
-}
-
 async fn get_session(
     State(auth): State<Arc<Auth>>,
-    Query(q): Query<GetSessionQuery>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let no_store = |mut res: Response| {
@@ -387,7 +381,14 @@ async fn get_session(
         return Ok(no_store(json_with_cookies(Value::Null, cookies)));
     };
     let now = Timestamp::now();
-    let refresh_disabled = q.disable_refresh.as_deref().is_some_and(|v| v != "false");
+    // Read leniently: get-session answers 200 whatever the query string holds.
+    let refresh_disabled = query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .find_map(|(key, value)| (key == "disableRefresh").then_some(value))
+        .is_some_and(|v| v != "false");
     let mut cookies = vec![];
     // Rolling sessions: once a day of use has passed since the last extension, extend to a full week again.
     if !refresh_disabled
