@@ -61,6 +61,12 @@ impl AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        // PostgreSQL refuses NUL characters in text (SQLSTATE 22021): the client sent something unstorable.
+        if let sqlx::Error::Database(db) = &e
+            && db.code().as_deref() == Some("22021")
+        {
+            return AppError::bad_request("BAD_REQUEST", "The request contains a character that cannot be stored.");
+        }
         AppError::Internal(e.into())
     }
 }

@@ -266,6 +266,9 @@ async fn sign_up_email(
     if name.chars().count() > MAX_NAME {
         return Err(AppError::validation(format!("[body.name] Too long: expected at most {MAX_NAME} characters")));
     }
+    if name.contains('\0') || image.is_some_and(|i| i.contains('\0')) {
+        return Err(AppError::validation("[body.name] Invalid character"));
+    }
     check_new_password(password)?;
     let taken = || {
         AppError::new(
@@ -491,6 +494,9 @@ async fn update_user(State(auth): State<Arc<Auth>>, headers: HeaderMap, body: By
             code: None,
             message: "No fields to update".into(),
         });
+    }
+    if name.is_some_and(|n| n.contains('\0')) || image.flatten().is_some_and(|i| i.contains('\0')) {
+        return Err(AppError::validation("[body.name] Invalid character"));
     }
     if name.is_some_and(|n| n.chars().count() > MAX_NAME) {
         return Err(AppError::validation(format!("[body.name] Too long: expected at most {MAX_NAME} characters")));

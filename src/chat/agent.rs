@@ -179,7 +179,8 @@ impl Agent {
     pub async fn prepare(&self, user: &User, input: TurnInput) -> AppResult<PreparedTurn> {
         match input {
             TurnInput::Message { conversation_id, text } => {
-                let text = text.trim().to_string();
+                // NUL characters cannot be stored and carry no meaning in a message.
+                let text = text.replace('\0', "").trim().to_string();
                 if text.is_empty() {
                     return Err(AppError::validation("The message is empty."));
                 }

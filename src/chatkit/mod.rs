@@ -242,7 +242,7 @@ async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) 
         }
         "threads.update" => {
             let p: UpdateParams = params(p)?;
-            let title = p.title.split_whitespace().collect::<Vec<_>>().join(" ");
+            let title = p.title.replace('\0', "").split_whitespace().collect::<Vec<_>>().join(" ");
             if title.is_empty() || title.chars().count() > 200 {
                 return Err(refuse(StatusCode::BAD_REQUEST, "A title needs 1 to 200 characters."));
             }

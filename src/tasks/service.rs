@@ -72,7 +72,16 @@ impl From<TaskError> for AppError {
     }
 }
 
+/// Text with a NUL character cannot be stored (PostgreSQL refuses it) and is never meant.
+fn refuse_nul(text: &str, what: &str) -> Result<(), TaskError> {
+    if text.contains('\0') {
+        return Err(TaskError::Invalid(format!("The {what} contains a character that is not allowed.")));
+    }
+    Ok(())
+}
+
 fn clean_title(title: &str) -> Result<String, TaskError> {
+    refuse_nul(title, "title")?;
     let title = title.trim();
     if title.is_empty() {
         return Err(TaskError::Invalid("A task needs a title.".into()));
@@ -88,6 +97,7 @@ fn clean_description(description: Option<&str>) -> Result<Option<String>, TaskEr
     let Some(d) = description.map(str::trim).filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
+    refuse_nul(d, "description")?;
     if d.chars().count() > MAX_DESCRIPTION {
         return Err(TaskError::Invalid(format!("A description can be at most {MAX_DESCRIPTION} characters.")));
     }

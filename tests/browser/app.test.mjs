@@ -386,6 +386,33 @@ describe("taskchat in the browser", { timeout: 300_000 }, () => {
     await close(b.context);
   });
 
+  test("two windows of one person stay in step; another person's window receives nothing", async () => {
+    const { page: first, context } = a;
+    const second = await launch();
+    const bobs = await launch();
+    await signIn(second.page, ada);
+    await signIn(bobs.page, bob);
+    await bobs.page.getByText("Nothing pending.").waitFor();
+    const res = await context.request.post(`${BASE}/api/tasks`, {
+      data: { title: "feed the cat" },
+      headers: { origin: BASE },
+    });
+    assert.equal(res.status(), 201);
+    await pendingList(first).getByText("feed the cat").waitFor();
+    await pendingList(second.page).getByText("feed the cat").waitFor();
+    // Completed in the second window: the first shows it done, without a refresh.
+    const started = Date.now();
+    await second.page.getByRole("checkbox", { name: /feed the cat/ }).check();
+    await doneList(first).getByText("feed the cat").waitFor({ timeout: 5_000 });
+    console.log(`# the first window showed the change ${Date.now() - started} ms after the click in the second`);
+    assert.equal(await pendingList(first).getByText("feed the cat").count(), 0);
+    // Bob's window, open all along, never saw any of Ada's tasks.
+    assert.equal(await bobs.page.locator(".task").count(), 0);
+    assert.equal(await bobs.page.getByText("feed the cat").count(), 0);
+    await close(second.context);
+    await close(bobs.context);
+  });
+
   test("thread rename and delete (with a confirmation that Escape cancels)", async () => {
     const { page } = a;
     await page.goto(`${BASE}/chat`);

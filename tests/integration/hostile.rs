@@ -1537,3 +1537,32 @@ on_both_databases!(an_unknown_email_takes_as_long_to_refuse_as_a_wrong_password,
     );
     app.stop().await;
 });
+
+// A NUL character (PostgreSQL refuses it in text) anywhere a client can put text or an id: never a 500.
+on_both_databases!(nul_characters_are_refused_or_dropped_never_a_500, |backend: Backend| async move {
+    let app = crate::common::TestApp::start(backend).await;
+    let (c, user) = app.signed_up("Nul").await;
+    let uid = user["id"].as_str().unwrap();
+    let input = |text: &str| json!({"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}});
+    let attempts: Vec<(Method, String, Value)> = vec![
+        (Method::POST, "/chatkit".into(), json!({"type": "threads.create", "params": {"input": input("\u{0}")}})),
+        (Method::POST, "/chatkit".into(), json!({"type": "threads.get_by_id", "params": {"thread_id": "a\u{0}b"}})),
+        (Method::POST, "/chatkit".into(), json!({"type": "items.list", "params": {"thread_id": "\u{0}"}})),
+        (Method::POST, "/chatkit".into(), json!({"type": "threads.list", "params": {"after": "\u{0}"}})),
+        (Method::POST, format!("/api/{uid}/chat"), json!({"message": "\u{0}"})),
+        (Method::POST, format!("/api/{uid}/chat"), json!({"conversation_id": "\u{0}", "message": "hi"})),
+        (Method::POST, "/api/tasks".into(), json!({"title": "\u{0}"})),
+        (Method::POST, "/api/auth/update-user".into(), json!({"name": "a\u{0}"})),
+        (Method::POST, "/api/auth/revoke-session".into(), json!({"token": "\u{0}"})),
+        (Method::POST, "/api/auth/sign-in/email".into(), json!({"email": "a\u{0}@b.co", "password": "whatever1"})),
+    ];
+    for (method, path, body) in attempts {
+        let r = c.request(method.clone(), &path, Some(body.clone())).await;
+        assert!(r.status.as_u16() < 500, "{method} {path} {body}: {} {}", r.status, r.text);
+        assert!(r.status.is_success() || r.json["message"].is_string(), "{method} {path}: {}", r.text);
+    }
+    // A message that is only a NUL is empty; one with a NUL inside is stored without it.
+    let ok = c.post(&format!("/api/{uid}/chat"), json!({"message": "add milk\u{0}"})).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    app.stop().await;
+});

@@ -70,6 +70,8 @@ on_both_databases!(invalid_task_input_is_refused_and_nothing_is_written, |backen
         json!({"title": 5}),
         json!({"description": "no title"}),
         json!({"title": "ok", "owner": "someone"}),
+        json!({"title": "nul \u{0} inside"}),
+        json!({"title": "ok", "description": "nul \u{0} inside"}),
         json!(["not", "an", "object"]),
     ] {
         let r = c.post("/api/tasks", body.clone()).await;
