@@ -258,20 +258,29 @@ js_tests() {
     env_args+=(DATABASE_URL="${TASKCHAT_TEST_DATABASE_URL%/*}/$dbname")
   fi
 
-  # cwd = data dir, so a developer's ./.env in the repo cannot leak in.
-  (cd "$data" && exec env "${env_args[@]}" "$TASKCHAT_BIN" serve \
-    --listen "127.0.0.1:$port" --data-dir "$data" --base-url "$url") >"$srvlog" 2>&1 &
-  pid=$!
-  echo "$pid" >>"$WORK/server.pids"
-
-  local ready=0 deadline=$((SECONDS + 20))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || break
-    if curl -fsS -o /dev/null --max-time 2 "$url/readyz" 2>/dev/null; then
-      ready=1
+  # A free port can be taken by someone else before the server binds it: then try another, a few times.
+  local ready=0 attempt
+  for attempt in 1 2 3; do
+    # cwd = data dir, so a developer's ./.env in the repo cannot leak in.
+    (cd "$data" && exec env "${env_args[@]}" "$TASKCHAT_BIN" serve \
+      --listen "127.0.0.1:$port" --data-dir "$data" --base-url "$url") >"$srvlog" 2>&1 &
+    pid=$!
+    echo "$pid" >>"$WORK/server.pids"
+    local deadline=$((SECONDS + 20))
+    while ((SECONDS < deadline)); do
+      kill -0 "$pid" 2>/dev/null || break
+      if curl -fsS -o /dev/null --max-time 2 "$url/readyz" 2>/dev/null; then
+        ready=1
+        break
+      fi
+      sleep 0.2
+    done
+    if ((ready)) || ! grep -q "Address already in use" "$srvlog"; then
       break
     fi
-    sleep 0.2
+    echo "port $port was taken (attempt $attempt); trying another" >&2
+    port=$(free_port)
+    url="http://127.0.0.1:$port"
   done
   if ((!ready)); then
     if kill -0 "$pid" 2>/dev/null; then

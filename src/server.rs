@@ -72,7 +72,7 @@ pub async fn spawn(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<Runn
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = state.shutdown.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        axum::serve(no_delay(listener), router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
                 shutdown.trigger();
@@ -99,7 +99,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     );
     let grace = Duration::from_secs(args.shutdown_grace);
     let shutdown = state.shutdown.clone();
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+    let server = axum::serve(no_delay(listener), router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");
@@ -119,6 +119,18 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Streamed answers are many small writes: without TCP_NODELAY, Nagle's algorithm holds each one until the
+/// client's delayed ACK (about 40 ms) and a turn waits on the network instead of the server.
+fn no_delay(listener: TcpListener) -> axum::serve::TapIo<TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    fn set(tcp: &mut tokio::net::TcpStream) {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    }
+    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
 }
 
 async fn shutdown_signal() {
