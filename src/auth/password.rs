@@ -13,8 +13,13 @@ pub struct Passwords {
 }
 
 impl Passwords {
+    /// `concurrency` 0 means one less than the cores, at least one.
     pub fn new(scheme: PasswordScheme, concurrency: usize) -> Self {
-        Passwords { scheme, permits: Arc::new(Semaphore::new(concurrency.max(1))) }
+        let permits = match concurrency {
+            0 => std::thread::available_parallelism().map(|n| n.get().saturating_sub(1)).unwrap_or(1).max(1),
+            n => n,
+        };
+        Passwords { scheme, permits: Arc::new(Semaphore::new(permits)) }
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {

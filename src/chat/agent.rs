@@ -340,10 +340,20 @@ impl Agent {
         tx: &mpsc::Sender<AgentEvent>,
         timing: &mut Timing,
     ) -> Result<(), TurnError> {
-        let tools: Vec<ToolSpec> = tools::definitions()
-            .into_iter()
-            .map(|d| ToolSpec { name: d.name.into(), description: d.description.into(), parameters: d.input_schema })
-            .collect();
+        // Built once: they are the same for every turn.
+        static SPECS: std::sync::OnceLock<Vec<ToolSpec>> = std::sync::OnceLock::new();
+        let tools = SPECS
+            .get_or_init(|| {
+                tools::definitions()
+                    .into_iter()
+                    .map(|d| ToolSpec {
+                        name: d.name.into(),
+                        description: d.description.into(),
+                        parameters: d.input_schema,
+                    })
+                    .collect()
+            })
+            .clone();
         let mut request = ModelRequest {
             system: self.system_prompt(&turn.user).await,
             messages: self.history(turn).await?,

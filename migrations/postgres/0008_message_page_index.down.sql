@@ -1,0 +1,1 @@
+drop index if exists message_conversation_user_seq_idx;
