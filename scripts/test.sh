@@ -312,9 +312,9 @@ fi
 run_step "python deps (.venv)" py_deps
 py_rc=$LAST_RC
 if (((build_rc == 0 || CUSTOM_BIN) && py_rc == 0)); then
-  run_step "mcp tests, sqlite + postgres (python mcp sdk)" py_tests
+  run_step "python tests: MCP SDK, ChatKit types, two copies, metrics (sqlite + postgres)" py_tests
 else
-  skip_step "mcp tests, sqlite + postgres (python mcp sdk)" "build or pip failed"
+  skip_step "python tests: MCP SDK, ChatKit types, two copies, metrics (sqlite + postgres)" "build or pip failed"
 fi
 run_step "js deps (npm)" js_deps
 npm_rc=$LAST_RC

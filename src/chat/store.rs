@@ -235,20 +235,12 @@ pub async fn list_messages(
     after_seq: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Message>> {
-    let rows: Vec<MessageRow> = with_db!(db, |pool| {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM message WHERE conversation_id = $1 AND user_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"
-        ))
-        .bind(conversation_id)
-        .bind(user_id)
-        .bind(after_seq)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-    })?;
-    Ok(rows.into_iter().map(Message::from).collect())
+    const SQL: &str = concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM message WHERE conversation_id = $1 AND user_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"
+    );
+    page_messages(db, SQL, user_id, conversation_id, after_seq, limit).await
 }
 
 /// Newest first, before `before_seq` (exclusive), at most `limit`.
@@ -259,18 +251,24 @@ pub async fn list_messages_desc(
     before_seq: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Message>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM message WHERE conversation_id = $1 AND user_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+    );
+    page_messages(db, SQL, user_id, conversation_id, before_seq, limit).await
+}
+
+async fn page_messages(
+    db: &Db,
+    sql: &'static str,
+    user_id: &str,
+    conversation_id: &str,
+    seq: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Message>> {
     let rows: Vec<MessageRow> = with_db!(db, |pool| {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM message WHERE conversation_id = $1 AND user_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
-        ))
-        .bind(conversation_id)
-        .bind(user_id)
-        .bind(before_seq)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+        sqlx::query_as(sql).bind(conversation_id).bind(user_id).bind(seq).bind(limit).fetch_all(pool).await
     })?;
     Ok(rows.into_iter().map(Message::from).collect())
 }
