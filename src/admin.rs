@@ -146,13 +146,3 @@ pub async fn revoke_session(db: &Db, id: &str) -> sqlx::Result<bool> {
             .map(|r| r.rows_affected() > 0)
     })
 }
-
-pub async fn revoke_user_sessions(db: &Db, user_id: &str) -> sqlx::Result<u64> {
-    with_db!(db, |pool| {
-        sqlx::query(r#"DELETE FROM "session" WHERE "userId" = $1"#)
-            .bind(user_id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-    })
-}

@@ -158,7 +158,7 @@ async fn run_sessions(db: &Db, action: SessionsAction) -> anyhow::Result<()> {
         }
         SessionsAction::Revoke { id: None, user: Some(user) } => {
             let u = person(db, &user).await?;
-            let n = admin::revoke_user_sessions(db, &u.id).await?;
+            let n = crate::auth::store::delete_user_sessions(db, &u.id, None).await?;
             println!("{n} session(s) of {} ended", u.email);
         }
         SessionsAction::Revoke { .. } => {

@@ -282,15 +282,15 @@ pub async fn delete_user_session_by_token(db: &Db, user_id: &str, token: &str) -
     })
 }
 
-/// Deletes every session of the user except `keep_token` (none kept when `None`).
-pub async fn delete_user_sessions(db: &Db, user_id: &str, keep_token: Option<&str>) -> sqlx::Result<()> {
+/// Deletes every session of the user except `keep_token` (none kept when `None`); returns how many ended.
+pub async fn delete_user_sessions(db: &Db, user_id: &str, keep_token: Option<&str>) -> sqlx::Result<u64> {
     with_db!(db, |pool| {
         sqlx::query(r#"DELETE FROM "session" WHERE "userId" = $1 AND "token" <> $2"#)
             .bind(user_id)
             .bind(keep_token.unwrap_or(""))
             .execute(pool)
             .await
-            .map(|_| ())
+            .map(|r| r.rows_affected())
     })
 }
 

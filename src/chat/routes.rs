@@ -193,13 +193,7 @@ async fn delete_conversation(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
-    let Some(conv) = store::find_conversation(&state.db, user.id(), &id).await? else {
-        return Err(conversation_not_found());
-    };
-    if store::delete_conversation(&state.db, user.id(), &id).await? {
-        state.agent.announce_thread(user.id(), "thread.deleted", &conv);
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(conversation_not_found())
-    }
+    let conv = store::delete_conversation(&state.db, user.id(), &id).await?.ok_or_else(conversation_not_found)?;
+    state.agent.announce_thread(user.id(), "thread.deleted", &conv);
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -147,14 +147,16 @@ pub async fn set_title_if_unset(db: &Db, user_id: &str, id: &str, title: &str) -
     })
 }
 
-pub async fn delete_conversation(db: &Db, user_id: &str, id: &str) -> sqlx::Result<bool> {
+/// Deletes the caller's conversation (its messages cascade) and returns it as it was.
+pub async fn delete_conversation(db: &Db, user_id: &str, id: &str) -> sqlx::Result<Option<Conversation>> {
     with_db!(db, |pool| {
-        sqlx::query("DELETE FROM conversation WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected() > 0)
+        sqlx::query_as::<_, Conversation>(
+            "DELETE FROM conversation WHERE id = $1 AND user_id = $2 RETURNING id, title, created_at, updated_at",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
     })
 }
 

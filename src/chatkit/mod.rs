@@ -137,12 +137,8 @@ struct ListParams {
 #[derive(Deserialize)]
 struct ItemsListParams {
     thread_id: String,
-    #[serde(default)]
-    limit: Option<i64>,
-    #[serde(default)]
-    order: Option<String>,
-    #[serde(default)]
-    after: Option<String>,
+    #[serde(flatten)]
+    page: ListParams,
 }
 
 #[derive(Deserialize)]
@@ -254,18 +250,16 @@ async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) 
         }
         "threads.delete" => {
             let p: ThreadParams = params(p)?;
-            let conv = owned(&state, &uid, &p.thread_id).await?;
-            if !store::delete_conversation(&state.db, &uid, &p.thread_id).await? {
-                return Err(thread_not_found());
-            }
+            let conv = store::delete_conversation(&state.db, &uid, &p.thread_id).await?.ok_or_else(thread_not_found)?;
             state.agent.announce_thread(&uid, "thread.deleted", &conv);
             Ok(axum::Json(json!({})).into_response())
         }
         "items.list" => {
             let p: ItemsListParams = params(p)?;
-            let desc = descending(&p.order)?;
+            let desc = descending(&p.page.order)?;
             let conv = owned(&state, &uid, &p.thread_id).await?;
-            let page = items::page(&state.db, &uid, &conv.id, limit(p.limit), desc, p.after.as_deref()).await?;
+            let page =
+                items::page(&state.db, &uid, &conv.id, limit(p.page.limit), desc, p.page.after.as_deref()).await?;
             Ok(axum::Json(page).into_response())
         }
         "items.feedback" => {
