@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::FromRow;
 
 use crate::db::{Db, Timestamp};
-use crate::with_db;
+use crate::{with_db, with_db_write};
 
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
 pub struct Conversation {
@@ -67,7 +67,7 @@ macro_rules! message_columns {
 
 pub async fn create_conversation(db: &Db, user_id: &str, id: &str, title: Option<&str>) -> sqlx::Result<Conversation> {
     let now = Timestamp::now();
-    with_db!(db, |pool| {
+    with_db_write!(db, |pool| {
         sqlx::query_as::<_, Conversation>(
             "INSERT INTO conversation (id, user_id, title, last_seq, created_at, updated_at)
              VALUES ($1, $2, $3, 0, $4, $4) RETURNING id, title, created_at, updated_at",
@@ -121,7 +121,7 @@ pub async fn list_conversations(
 }
 
 pub async fn rename_conversation(db: &Db, user_id: &str, id: &str, title: &str) -> sqlx::Result<Option<Conversation>> {
-    with_db!(db, |pool| {
+    with_db_write!(db, |pool| {
         sqlx::query_as::<_, Conversation>(
             "UPDATE conversation SET title = $1 WHERE id = $2 AND user_id = $3
              RETURNING id, title, created_at, updated_at",
@@ -136,7 +136,7 @@ pub async fn rename_conversation(db: &Db, user_id: &str, id: &str, title: &str) 
 
 /// Sets the title only if it has none yet (the first message names the conversation).
 pub async fn set_title_if_unset(db: &Db, user_id: &str, id: &str, title: &str) -> sqlx::Result<bool> {
-    with_db!(db, |pool| {
+    with_db_write!(db, |pool| {
         sqlx::query("UPDATE conversation SET title = $1 WHERE id = $2 AND user_id = $3 AND title IS NULL")
             .bind(title)
             .bind(id)
@@ -149,7 +149,7 @@ pub async fn set_title_if_unset(db: &Db, user_id: &str, id: &str, title: &str) -
 
 /// Deletes the caller's conversation (its messages cascade) and returns it as it was.
 pub async fn delete_conversation(db: &Db, user_id: &str, id: &str) -> sqlx::Result<Option<Conversation>> {
-    with_db!(db, |pool| {
+    with_db_write!(db, |pool| {
         sqlx::query_as::<_, Conversation>(
             "DELETE FROM conversation WHERE id = $1 AND user_id = $2 RETURNING id, title, created_at, updated_at",
         )
@@ -193,7 +193,7 @@ pub async fn insert_message_with_id(
 ) -> sqlx::Result<Option<Message>> {
     let now = Timestamp::now();
     let calls = (!tool_calls.is_empty()).then(|| Value::Array(tool_calls.to_vec()).to_string());
-    let row: Option<MessageRow> = with_db!(db, |pool| {
+    let row: Option<MessageRow> = with_db_write!(db, |pool| {
         let mut tx = pool.begin().await?;
         let seq: Option<(i64,)> = sqlx::query_as(
             "UPDATE conversation SET last_seq = last_seq + 1, updated_at = $1
@@ -293,7 +293,7 @@ pub async fn find_message(db: &Db, user_id: &str, conversation_id: &str, id: &st
 
 /// Removes every message after `seq` (a retry replaces what followed the person's message).
 pub async fn delete_messages_after(db: &Db, user_id: &str, conversation_id: &str, seq: i64) -> sqlx::Result<u64> {
-    with_db!(db, |pool| {
+    with_db_write!(db, |pool| {
         sqlx::query("DELETE FROM message WHERE conversation_id = $1 AND user_id = $2 AND seq > $3")
             .bind(conversation_id)
             .bind(user_id)
@@ -313,7 +313,7 @@ pub async fn set_feedback(
     kind: &str,
 ) -> sqlx::Result<u64> {
     let mut found = 0;
-    with_db!(db, |pool| {
+    with_db_write!(db, |pool| {
         let mut tx = pool.begin().await?;
         for id in message_ids {
             found +=
@@ -333,7 +333,7 @@ pub async fn set_feedback(
 
 /// Removes one message of the caller's (a cut-short answer replaced by the full one).
 pub async fn delete_message(db: &Db, user_id: &str, id: &str) -> sqlx::Result<()> {
-    with_db!(db, |pool| {
+    with_db_write!(db, |pool| {
         sqlx::query("DELETE FROM message WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)

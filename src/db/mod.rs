@@ -18,20 +18,51 @@ pub use timestamp::Timestamp;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// The database, chosen at start-up. Code that queries it goes through [`with_db!`], which writes the same
-/// query once and type-checks it for each backend.
+/// The database, chosen at start-up. Code that queries it goes through [`with_db!`] (reads) or
+/// [`with_db_write!`] (anything that writes), which write the same query once and type-check it for each
+/// backend.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to the concrete pool of whichever database is configured.
+/// SQLite admits one writer at a time. A writer that finds the lock taken sleeps in SQLite's busy handler
+/// (1, 2, 5 … 100 ms) instead of being woken when it frees, which under load made writes wait far longer
+/// than they run. So every write goes through `write`, a pool of one connection whose waiters queue in
+/// order; `read` holds read-only connections (WAL lets them read while the writer writes), so a write sent
+/// to it by mistake fails in tests instead of silently contending.
+#[derive(Clone, Debug)]
+pub struct SqlitePools {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+    /// `read` is `write` (an in-memory database, private to its one connection).
+    shared: bool,
+}
+
+/// Runs `$body` with `$pool` bound to a pool for reading of whichever database is configured.
 #[macro_export]
 macro_rules! with_db {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Sqlite(pools) => {
+                let $pool = &pools.read;
+                $body
+            }
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like [`with_db!`], for statements and transactions that write.
+#[macro_export]
+macro_rules! with_db_write {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(pools) => {
+                let $pool = &pools.write;
+                $body
+            }
             $crate::db::Db::Postgres($pool) => $body,
         }
     };
@@ -74,18 +105,30 @@ impl Db {
     }
 
     async fn open_sqlite(options: SqliteConnectOptions) -> anyhow::Result<Db> {
+        // The busy timeout still covers other processes (an operator's `taskchat users …` beside the server).
         let options = options
-            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
+        // Writers queue for the one connection; 30 s covers a burst of hundreds of turns at once.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone().create_if_missing(true))
+            .await?;
+        // An in-memory database is private to its connection: reads must use the writer's.
+        let name = options.get_filename().to_string_lossy();
+        if name.is_empty() || name.contains(":memory:") || name.contains("sqlx-in-memory") || name.contains("mode=memory")
+        {
+            return Ok(Db::Sqlite(SqlitePools { read: write.clone(), write, shared: true }));
+        }
+        let read = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.read_only(true))
             .await?;
-        Ok(Db::Sqlite(pool))
+        Ok(Db::Sqlite(SqlitePools { read, write, shared: false }))
     }
 
     /// A short name for logs and health output.
@@ -106,14 +149,14 @@ impl Db {
     /// Applies every pending migration.
     pub async fn migrate_up(&self) -> anyhow::Result<()> {
         let migrator = self.migrator();
-        with_db!(self, |pool| migrator.run(pool).await)?;
+        with_db_write!(self, |pool| migrator.run(pool).await)?;
         Ok(())
     }
 
     /// Reverts applied migrations newer than `target` (0 reverts all of them).
     pub async fn migrate_down(&self, target: i64) -> anyhow::Result<()> {
         let migrator = self.migrator();
-        with_db!(self, |pool| migrator.undo(pool, target).await)?;
+        with_db_write!(self, |pool| migrator.undo(pool, target).await)?;
         Ok(())
     }
 
@@ -125,7 +168,8 @@ impl Db {
     /// Every known migration with whether it has been applied.
     pub async fn migration_status(&self) -> anyhow::Result<Vec<MigrationStatus>> {
         let migrator = self.migrator();
-        let applied: Vec<i64> = with_db!(self, |pool| {
+        // Writes: it creates the migrations table when missing.
+        let applied: Vec<i64> = with_db_write!(self, |pool| {
             let mut conn = pool.acquire().await?;
             conn.ensure_migrations_table("_sqlx_migrations").await?;
             conn.list_applied_migrations("_sqlx_migrations").await?.into_iter().map(|m| m.version).collect()
@@ -146,13 +190,28 @@ impl Db {
         with_db!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
     }
 
-    /// (open connections, idle connections, maximum) of the pool.
+    /// (open connections, idle connections, maximum) of the pools.
     pub fn pool_stats(&self) -> (u32, u32, u32) {
-        with_db!(self, |pool| (pool.size(), pool.num_idle() as u32, pool.options().get_max_connections()))
+        let stats = |p: &sqlx::Pool<_>| (p.size(), p.num_idle() as u32, p.options().get_max_connections());
+        match self {
+            Db::Sqlite(p) if p.shared => stats(&p.write),
+            Db::Sqlite(p) => {
+                let (r, w) = (stats(&p.read), stats(&p.write));
+                (r.0 + w.0, r.1 + w.1, r.2 + w.2)
+            }
+            Db::Postgres(p) => (p.size(), p.num_idle() as u32, p.options().get_max_connections()),
+        }
     }
 
-    /// Closes every pooled connection (SQLite checkpoints its WAL on the last close).
+    /// Closes every pooled connection (SQLite checkpoints its WAL when the writer, closed last, goes).
     pub async fn close(&self) {
-        with_db!(self, |pool| pool.close().await)
+        match self {
+            Db::Sqlite(p) if p.shared => p.write.close().await,
+            Db::Sqlite(p) => {
+                p.read.close().await;
+                p.write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! SQL for tasks. Every statement filters by `user_id`: ownership is part of the query, not a later check.
 
 use crate::db::{Db, Timestamp};
-use crate::with_db;
+use crate::{with_db, with_db_write};
 
 use super::service::{StatusFilter, Task};
 
@@ -20,7 +20,7 @@ pub async fn insert_task(
     description: Option<&str>,
 ) -> sqlx::Result<Task> {
     let now = Timestamp::now();
-    with_db!(db, |pool| {
+    with_db_write!(db, |pool| {
         let mut tx = pool.begin().await?;
         // The counter row is the only writer of numbers, so a number is never handed out twice.
         let (number,): (i64,) = sqlx::query_as(
@@ -92,7 +92,7 @@ pub async fn update_task(
     completed: Option<bool>,
 ) -> sqlx::Result<Option<Task>> {
     let now = Timestamp::now();
-    with_db!(db, |pool| {
+    with_db_write!(db, |pool| {
         sqlx::query_as::<_, Task>(concat!(
             "UPDATE task SET
                title = COALESCE($1, title),
@@ -120,7 +120,7 @@ pub async fn update_task(
 }
 
 pub async fn delete_task(db: &Db, user_id: &str, number: i64) -> sqlx::Result<Option<Task>> {
-    with_db!(db, |pool| {
+    with_db_write!(db, |pool| {
         sqlx::query_as::<_, Task>(concat!(
             "DELETE FROM task WHERE user_id = $1 AND number = $2 RETURNING ",
             columns!(),

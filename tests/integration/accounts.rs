@@ -184,7 +184,7 @@ on_both_databases!(sessions_roll_forward_after_a_day_and_expire_after_a_week, |b
 
 async fn set_expiry(app: &TestApp, token: &str, iso: &str) {
     let at = taskchat::db::Timestamp::parse(iso).unwrap();
-    taskchat::with_db!(app.db(), |pool| {
+    taskchat::with_db_write!(app.db(), |pool| {
         sqlx::query(r#"UPDATE "session" SET "expiresAt" = $1 WHERE "token" = $2"#)
             .bind(at)
             .bind(token)
@@ -236,7 +236,7 @@ on_both_databases!(old_sessions_are_not_fresh_for_sensitive_operations, |backend
     let app = TestApp::start(backend).await;
     let (c, user) = app.signed_up("Stale").await;
     let two_days_ago = taskchat::db::Timestamp::now().minus(time::Duration::days(2));
-    taskchat::with_db!(app.db(), |pool| {
+    taskchat::with_db_write!(app.db(), |pool| {
         sqlx::query(r#"UPDATE "session" SET "createdAt" = $1 WHERE "userId" = $2"#)
             .bind(two_days_ago)
             .bind(user["id"].as_str().unwrap())
@@ -310,7 +310,7 @@ on_both_databases!(deleting_a_user_removes_everything_of_theirs, |backend: Backe
     }
     let now = taskchat::db::Timestamp::now();
     for (conv, owner) in [("conv-leaving", id), ("conv-staying", other_user["id"].as_str().unwrap())] {
-        taskchat::with_db!(app.db(), |pool| {
+        taskchat::with_db_write!(app.db(), |pool| {
             sqlx::query("INSERT INTO conversation (id, user_id, title, last_seq, created_at, updated_at) VALUES ($1, $2, 'hi', 1, $3, $3)")
                 .bind(conv).bind(owner).bind(now).execute(pool).await.unwrap();
             sqlx::query("INSERT INTO message (id, conversation_id, user_id, seq, role, content, created_at) VALUES ($1, $2, $3, 1, 'user', 'hello', $4)")

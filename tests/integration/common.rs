@@ -148,7 +148,7 @@ impl TestApp {
     }
 
     pub async fn exec(&self, sql: &'static str, binds: &[&str]) {
-        taskchat::with_db!(self.db(), |pool| {
+        taskchat::with_db_write!(self.db(), |pool| {
             let mut q = sqlx::query(sql);
             for b in binds {
                 q = q.bind(*b);

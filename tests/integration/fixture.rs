@@ -64,7 +64,7 @@ async fn dump(pool: &SqlitePool) -> Vec<(String, Vec<Vec<String>>)> {
 
 fn sqlite_pool(app: &TestApp) -> &SqlitePool {
     match app.db() {
-        Db::Sqlite(pool) => pool,
+        Db::Sqlite(pools) => &pools.write,
         Db::Postgres(_) => panic!("the fixture is a SQLite database"),
     }
 }
