@@ -191,40 +191,38 @@ pub async fn insert_message_with_id(
     tool_calls: &[Value],
     partial: bool,
 ) -> sqlx::Result<Option<Message>> {
+    // One statement each way, numbered from the conversation's counter (see `tasks::store::insert_task`):
+    // PostgreSQL bumps it in a data-modifying WITH, SQLite reads it in the SELECT and a trigger bumps it
+    // with the conversation's `updated_at` (migration 0009). No row: the conversation is not the user's.
+    const POSTGRES: &str = concat!(
+        "WITH c AS (
+           UPDATE conversation SET last_seq = last_seq + 1, updated_at = $8
+           WHERE id = $2 AND user_id = $3 RETURNING last_seq)
+         INSERT INTO message (id, conversation_id, user_id, seq, role, content, tool_calls, created_at, partial)
+         SELECT $1, $2, $3, c.last_seq, $4, $5, $6, $8, $7 FROM c RETURNING ",
+        message_columns!()
+    );
+    const SQLITE: &str = concat!(
+        "INSERT INTO message (id, conversation_id, user_id, seq, role, content, tool_calls, created_at, partial)
+         SELECT $1, id, user_id, last_seq + 1, $4, $5, $6, $8, $7 FROM conversation
+         WHERE id = $2 AND user_id = $3 RETURNING ",
+        message_columns!()
+    );
     let now = Timestamp::now();
     let calls = (!tool_calls.is_empty()).then(|| Value::Array(tool_calls.to_vec()).to_string());
     let row: Option<MessageRow> = with_db_write!(db, |pool| {
-        let mut tx = pool.begin().await?;
-        let seq: Option<(i64,)> = sqlx::query_as(
-            "UPDATE conversation SET last_seq = last_seq + 1, updated_at = $1
-             WHERE id = $2 AND user_id = $3 RETURNING last_seq",
-        )
-        .bind(now)
-        .bind(conversation_id)
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((seq,)) = seq else {
-            return Ok(None);
-        };
-        let row = sqlx::query_as::<_, MessageRow>(concat!(
-            "INSERT INTO message (id, conversation_id, user_id, seq, role, content, tool_calls, created_at, partial)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
-            message_columns!()
-        ))
-        .bind(id)
-        .bind(conversation_id)
-        .bind(user_id)
-        .bind(seq)
-        .bind(role)
-        .bind(content)
-        .bind(&calls)
-        .bind(now)
-        .bind(partial)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Some(row)
+        let sql = if matches!(db, Db::Postgres(_)) { POSTGRES } else { SQLITE };
+        sqlx::query_as(sql)
+            .bind(id)
+            .bind(conversation_id)
+            .bind(user_id)
+            .bind(role)
+            .bind(content)
+            .bind(&calls)
+            .bind(partial)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
     });
     Ok(row.map(Message::from))
 }

@@ -19,35 +19,37 @@ pub async fn insert_task(
     title: &str,
     description: Option<&str>,
 ) -> sqlx::Result<Task> {
+    // One statement each way: the counter row is the only source of numbers, so a number is never handed out
+    // twice. PostgreSQL bumps it in a data-modifying WITH (its row lock orders concurrent inserts); SQLite,
+    // whose writes are serial, reads it in a subquery and a trigger bumps it (migration 0009).
+    const POSTGRES: &str = concat!(
+        "WITH n AS (
+           INSERT INTO task_counter (user_id, last_number) VALUES ($2, 1)
+           ON CONFLICT (user_id) DO UPDATE SET last_number = task_counter.last_number + 1
+           RETURNING last_number)
+         INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at)
+         SELECT $1, $2, n.last_number, $3, $4, $5, $6, $6 FROM n RETURNING ",
+        columns!()
+    );
+    const SQLITE: &str = concat!(
+        "INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at)
+         VALUES ($1, $2, COALESCE((SELECT last_number FROM task_counter WHERE user_id = $2), 0) + 1,
+                 $3, $4, $5, $6, $6)
+         RETURNING ",
+        columns!()
+    );
     let now = Timestamp::now();
     with_db_write!(db, |pool| {
-        let mut tx = pool.begin().await?;
-        // The counter row is the only writer of numbers, so a number is never handed out twice.
-        let (number,): (i64,) = sqlx::query_as(
-            "INSERT INTO task_counter (user_id, last_number) VALUES ($1, 1)
-             ON CONFLICT (user_id) DO UPDATE SET last_number = task_counter.last_number + 1
-             RETURNING last_number",
-        )
-        .bind(user_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let task = sqlx::query_as::<_, Task>(concat!(
-            "INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ",
-            columns!(),
-            ""
-        ))
-        .bind(id)
-        .bind(user_id)
-        .bind(number)
-        .bind(title)
-        .bind(description)
-        .bind(false)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(task)
+        let sql = if matches!(db, Db::Postgres(_)) { POSTGRES } else { SQLITE };
+        sqlx::query_as::<_, Task>(sql)
+            .bind(id)
+            .bind(user_id)
+            .bind(title)
+            .bind(description)
+            .bind(false)
+            .bind(now)
+            .fetch_one(pool)
+            .await
     })
 }
 
