@@ -120,6 +120,9 @@ pub struct PreparedTurn {
     carried: Vec<Value>,
     /// The cut-short answer this turn's answer replaces.
     replaces: Option<String>,
+    /// The messages before `user_message`, newest first (at most the history's count), when `prepare` has
+    /// already read them.
+    earlier: Option<Vec<Message>>,
 }
 
 impl PreparedTurn {
@@ -132,6 +135,7 @@ impl PreparedTurn {
             user: user.clone(),
             carried: vec![],
             replaces: None,
+            earlier: None,
         }
     }
 
@@ -197,26 +201,37 @@ impl Agent {
                     }
                 };
                 // A retry of a failed turn sends the same text again: reuse the stored, unanswered message (and
-                // carry on from a cut-short answer to it).
-                let mut last = store::list_messages_desc(&self.db, &user.id, &conversation.id, i64::MAX, 2).await?;
+                // carry on from a cut-short answer to it). The same read brings the history the model is
+                // shown, so a turn reads the thread once; a new conversation has nothing to read.
+                let wanted = self.config.history_messages.max(0);
+                let mut last = if created {
+                    vec![]
+                } else {
+                    store::list_messages_desc(&self.db, &user.id, &conversation.id, i64::MAX, wanted + 2).await?
+                };
                 let partial = match last.first() {
                     Some(m) if m.role == "assistant" && m.partial => Some(last.remove(0)),
                     _ => None,
                 };
-                let (user_message, partial) = match last.into_iter().next() {
-                    Some(m) if m.role == "user" && m.content == text => (m, partial),
+                let (user_message, partial) = match last.first() {
+                    Some(m) if m.role == "user" && m.content == text => (last.remove(0), partial),
                     _ => {
+                        // Not a retry: the cut-short answer (if any) stays in the history as it was.
+                        last.splice(0..0, partial);
                         let m = store::insert_message(&self.db, &user.id, &conversation.id, "user", &text, &[])
                             .await?
                             .ok_or_else(|| AppError::not_found("No such conversation."))?;
                         (m, None)
                     }
                 };
+                last.truncate(wanted as usize);
                 if created {
                     self.announce_thread(&user.id, "thread.created", &conversation);
                 }
                 self.announce_thread(&user.id, "thread.message", &conversation);
-                Ok(PreparedTurn::new(user, conversation, created, user_message).continuing(partial, true))
+                let mut turn = PreparedTurn::new(user, conversation, created, user_message).continuing(partial, true);
+                turn.earlier = Some(last);
+                Ok(turn)
             }
             TurnInput::RetryAfter { conversation_id, message_id } => {
                 let conversation = self.owned_conversation(&user.id, &conversation_id).await?;
@@ -297,14 +312,21 @@ impl Agent {
     /// The recent conversation as model messages: bounded by count and size, oldest first, ending with the
     /// person's current message. Past tool calls are replayed with their results so "it" keeps its meaning.
     async fn history(&self, turn: &PreparedTurn) -> Result<Vec<ChatMessage>, TurnError> {
-        let past = store::list_messages_desc(
-            &self.db,
-            &turn.user.id,
-            &turn.conversation.id,
-            turn.user_message.seq,
-            self.config.history_messages,
-        )
-        .await?;
+        let fetched;
+        let past: &[Message] = match &turn.earlier {
+            Some(earlier) => earlier,
+            None => {
+                fetched = store::list_messages_desc(
+                    &self.db,
+                    &turn.user.id,
+                    &turn.conversation.id,
+                    turn.user_message.seq,
+                    self.config.history_messages,
+                )
+                .await?;
+                &fetched
+            }
+        };
         let mut budget = self.config.history_chars.saturating_sub(turn.user_message.content.len());
         let mut kept = vec![];
         for m in past {
@@ -323,11 +345,11 @@ impl Agent {
         let mut out = vec![];
         for m in kept {
             if m.role == "user" {
-                out.push(ChatMessage::User(m.content));
+                out.push(ChatMessage::User(m.content.clone()));
                 continue;
             }
             out.extend(replay_calls(&format!("h{}", m.seq), &m.tool_calls));
-            out.push(ChatMessage::Assistant { text: m.content, tool_calls: vec![], provider_state: None });
+            out.push(ChatMessage::Assistant { text: m.content.clone(), tool_calls: vec![], provider_state: None });
         }
         out.push(ChatMessage::User(turn.user_message.content.clone()));
         out.extend(replay_calls("c", &turn.carried));

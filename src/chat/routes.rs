@@ -105,11 +105,21 @@ async fn chat(
 fn async_stream(
     mut events: tokio::sync::mpsc::Receiver<AgentEvent>,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
-    futures::stream::poll_fn(move |cx| events.poll_recv(cx)).map(|e| {
-        let kind =
-            serde_json::to_value(&e).ok().and_then(|v| v["type"].as_str().map(str::to_string)).unwrap_or_default();
-        Ok(Event::default().event(kind).json_data(&e).unwrap_or_default())
-    })
+    futures::stream::poll_fn(move |cx| events.poll_recv(cx))
+        .map(|e| Ok(Event::default().event(event_name(&e)).json_data(&e).unwrap_or_default()))
+}
+
+/// The event's `type` as serde writes it (matched here so each event is serialised once, not twice).
+fn event_name(e: &AgentEvent) -> &'static str {
+    match e {
+        AgentEvent::TurnStarted { .. } => "turn_started",
+        AgentEvent::TextDelta { .. } => "text_delta",
+        AgentEvent::ToolCallStarted { .. } => "tool_call_started",
+        AgentEvent::ToolCallFinished { .. } => "tool_call_finished",
+        AgentEvent::AnswerDone { .. } => "answer_done",
+        AgentEvent::TitleSet { .. } => "title_set",
+        AgentEvent::Error { .. } => "error",
+    }
 }
 
 use futures::StreamExt;

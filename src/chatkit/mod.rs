@@ -187,11 +187,15 @@ async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) 
         "threads.add_user_message" => {
             let p: AddMessageParams = params(p)?;
             let text = p.input.text()?;
-            owned(&state, &uid, &p.thread_id).await?;
+            // `prepare` checks the thread is the caller's (one lookup per turn, not two).
             let turn = state
                 .agent
                 .prepare(&user.user, TurnInput::Message { conversation_id: Some(p.thread_id), text })
-                .await?;
+                .await
+                .map_err(|e| match e {
+                    AppError::Client { status: StatusCode::NOT_FOUND, .. } => thread_not_found(),
+                    other => other,
+                })?;
             Ok(stream_turn(&state, turn, false, true))
         }
         "threads.retry_after_item" => {

@@ -85,15 +85,8 @@ on_both_databases!(invalid_task_input_is_refused_and_nothing_is_written, |backen
     plain.assert_json_error(415, "UNSUPPORTED_MEDIA_TYPE");
     c.patch("/api/tasks/1", json!({"title": ""})).await.assert_json_error(400, "VALIDATION_ERROR");
     c.patch("/api/tasks/1", json!({"completed": "yes"})).await.assert_json_error(400, "VALIDATION_ERROR");
-    let huge = c
-        .raw(
-            Method::POST,
-            "/api/tasks",
-            Some(("application/json", format!("{{\"title\":\"{}\"}}", "x".repeat(2_000_000)))),
-            &[],
-        )
-        .await;
-    huge.assert_json_error(413, "PAYLOAD_TOO_LARGE");
+    // Oversized bodies: hostile.rs sends them to every door over a raw socket, reading the 413 while still
+    // sending. A client that writes a whole 2 MB body first races the server's early close (a reset).
     assert_eq!(app.count("SELECT COUNT(*) FROM task WHERE user_id = $1", user["id"].as_str().unwrap()).await, 1);
     assert_eq!(c.get("/api/tasks/1").await.json["title"], "x".repeat(200));
     c.request(Method::PUT, "/api/tasks/1", Some(json!({}))).await.assert_json_error(405, "METHOD_NOT_ALLOWED");
