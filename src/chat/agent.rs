@@ -86,6 +86,10 @@ pub enum AgentEvent {
     },
 }
 
+fn conversation_not_found() -> AppError {
+    AppError::new(axum::http::StatusCode::NOT_FOUND, "CONVERSATION_NOT_FOUND", "No such conversation.")
+}
+
 /// A record of a tool call as stored with the answer and shown by the chat endpoint.
 fn call_record(name: &str, arguments: &Value, result: &Value) -> Value {
     json!({ "name": name, "arguments": arguments, "result": result })
@@ -193,21 +197,21 @@ impl Agent {
                         "The message is too long: at most {MAX_MESSAGE_CHARS} characters."
                     )));
                 }
-                let (conversation, created) = match conversation_id {
-                    Some(id) => (self.owned_conversation(&user.id, &id).await?, false),
-                    None => {
-                        let id = uuid::Uuid::now_v7().to_string();
-                        (store::create_conversation(&self.db, &user.id, &id, None).await?, true)
-                    }
-                };
                 // A retry of a failed turn sends the same text again: reuse the stored, unanswered message (and
                 // carry on from a cut-short answer to it). The same read brings the history the model is
-                // shown, so a turn reads the thread once; a new conversation has nothing to read.
+                // shown, so a turn reads its thread once; a new conversation has nothing to read.
                 let wanted = self.config.history_messages.max(0);
-                let mut last = if created {
-                    vec![]
-                } else {
-                    store::list_messages_desc(&self.db, &user.id, &conversation.id, i64::MAX, wanted + 2).await?
+                let (conversation, created, mut last) = match conversation_id {
+                    Some(id) => {
+                        let (c, recent) = store::conversation_with_recent(&self.db, &user.id, &id, wanted + 2)
+                            .await?
+                            .ok_or_else(conversation_not_found)?;
+                        (c, false, recent)
+                    }
+                    None => {
+                        let id = uuid::Uuid::now_v7().to_string();
+                        (store::create_conversation(&self.db, &user.id, &id, None).await?, true, vec![])
+                    }
                 };
                 let partial = match last.first() {
                     Some(m) if m.role == "assistant" && m.partial => Some(last.remove(0)),
@@ -247,9 +251,7 @@ impl Agent {
     }
 
     async fn owned_conversation(&self, user_id: &str, id: &str) -> AppResult<Conversation> {
-        store::find_conversation(&self.db, user_id, id).await?.ok_or_else(|| {
-            AppError::new(axum::http::StatusCode::NOT_FOUND, "CONVERSATION_NOT_FOUND", "No such conversation.")
-        })
+        store::find_conversation(&self.db, user_id, id).await?.ok_or_else(conversation_not_found)
     }
 
     /// Runs the turn in its own task. Events arrive on the receiver; dropping it cancels the turn (what has

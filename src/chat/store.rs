@@ -227,6 +227,67 @@ pub async fn insert_message_with_id(
     Ok(row.map(Message::from))
 }
 
+#[derive(Debug, FromRow)]
+struct ConversationWithMessageRow {
+    c_id: String,
+    c_title: Option<String>,
+    c_created_at: Timestamp,
+    c_updated_at: Timestamp,
+    id: Option<String>,
+    conversation_id: Option<String>,
+    seq: Option<i64>,
+    role: Option<String>,
+    content: Option<String>,
+    tool_calls: Option<String>,
+    created_at: Option<Timestamp>,
+    partial: Option<bool>,
+}
+
+/// The caller's conversation with its newest `limit` messages (newest first), in one query: what a chat turn
+/// reads before it runs. `None` when the conversation is not the caller's.
+pub async fn conversation_with_recent(
+    db: &Db,
+    user_id: &str,
+    conversation_id: &str,
+    limit: i64,
+) -> sqlx::Result<Option<(Conversation, Vec<Message>)>> {
+    const SQL: &str = concat!(
+        "SELECT c.id AS c_id, c.title AS c_title, c.created_at AS c_created_at, c.updated_at AS c_updated_at, m.*
+         FROM conversation c
+         LEFT JOIN (SELECT ",
+        message_columns!(),
+        " FROM message WHERE conversation_id = $1 AND user_id = $2 ORDER BY seq DESC LIMIT $3) m ON TRUE
+         WHERE c.id = $1 AND c.user_id = $2
+         ORDER BY m.seq DESC"
+    );
+    let rows: Vec<ConversationWithMessageRow> = with_db!(db, |pool| {
+        sqlx::query_as(SQL).bind(conversation_id).bind(user_id).bind(limit).fetch_all(pool).await
+    })?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let conversation = Conversation {
+        id: first.c_id.clone(),
+        title: first.c_title.clone(),
+        created_at: first.c_created_at,
+        updated_at: first.c_updated_at,
+    };
+    let messages = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Message::from(MessageRow {
+                id: r.id?,
+                conversation_id: r.conversation_id?,
+                seq: r.seq?,
+                role: r.role?,
+                content: r.content?,
+                tool_calls: r.tool_calls,
+                created_at: r.created_at?,
+                partial: r.partial?,
+            }))
+        })
+        .collect();
+    Ok(Some((conversation, messages)))
+}
+
 /// Oldest first, after `after_seq`, at most `limit`.
 pub async fn list_messages(
     db: &Db,
