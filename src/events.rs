@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +26,14 @@ use crate::db::Db;
 const CHANNEL: &str = "taskchat_events";
 /// Events a slow page may fall behind by before it is told to reload.
 const BACKLOG: usize = 256;
+/// PostgreSQL: events waiting to go out through NOTIFY. When the database falls this far behind, newer events
+/// are dropped and every page is told to reload, rather than holding an unbounded backlog in memory or making
+/// request handlers wait.
+const NOTIFY_BACKLOG: usize = 4096;
+/// PostgreSQL: notifications sent by one statement.
+const NOTIFY_BATCH: usize = 256;
+/// PostgreSQL refuses longer NOTIFY payloads (8000 bytes); such an event becomes a reload for its person.
+const NOTIFY_MAX_PAYLOAD: usize = 7999;
 
 /// One change, as pages receive it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -36,8 +45,13 @@ pub struct LiveEvent {
 
 pub struct EventBus {
     subscribers: Mutex<HashMap<String, broadcast::Sender<Arc<LiveEvent>>>>,
-    /// PostgreSQL: events go out through NOTIFY (in order, by one task) and come back through LISTEN.
-    notify: Option<mpsc::UnboundedSender<String>>,
+    /// PostgreSQL: events go out through NOTIFY (in order, in batches, by one task) and come back through LISTEN.
+    notify: Option<mpsc::Sender<String>>,
+    /// Numbers the notifications: PostgreSQL delivers identical payloads sent in one transaction only once.
+    sequence: AtomicU64,
+    /// Events dropped because the NOTIFY backlog was full (or failed to send) and not yet covered by a reload.
+    dropped: Arc<AtomicU64>,
+    dropped_total: AtomicU64,
 }
 
 impl EventBus {
@@ -48,28 +62,52 @@ impl EventBus {
         };
         let (notify, rx) = match &pool {
             Some(_) => {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, rx) = mpsc::channel(NOTIFY_BACKLOG);
                 (Some(tx), Some(rx))
             }
             None => (None, None),
         };
-        let bus = Arc::new(EventBus { subscribers: Mutex::new(HashMap::new()), notify });
+        let bus = Arc::new(EventBus {
+            subscribers: Mutex::new(HashMap::new()),
+            notify,
+            sequence: AtomicU64::new(0),
+            dropped: Arc::new(AtomicU64::new(0)),
+            dropped_total: AtomicU64::new(0),
+        });
         if let (Some(pool), Some(rx)) = (pool, rx) {
-            tokio::spawn(send_notifications(pool.clone(), rx));
+            tokio::spawn(send_notifications(pool.clone(), rx, bus.dropped.clone()));
             tokio::spawn(listen(pool, Arc::downgrade(&bus)));
         }
         bus
     }
 
-    /// Tells the person's open pages (on every copy) about a change.
+    /// Tells the person's open pages (on every copy) about a change. Never waits.
     pub fn publish(&self, user_id: &str, kind: &str, data: Value) {
         match &self.notify {
             Some(tx) => {
-                let payload = json!({"u": user_id, "t": kind, "d": data}).to_string();
-                let _ = tx.send(payload);
+                let n = self.sequence.fetch_add(1, Ordering::Relaxed);
+                let mut payload = json!({"u": user_id, "t": kind, "d": data, "n": n}).to_string();
+                if payload.len() > NOTIFY_MAX_PAYLOAD {
+                    payload = json!({"u": user_id, "t": "resync", "d": {}, "n": n}).to_string();
+                }
+                if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(payload) {
+                    self.dropped_total.fetch_add(1, Ordering::Relaxed);
+                    if self.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+                        tracing::warn!(
+                            backlog = NOTIFY_BACKLOG,
+                            "live updates are falling behind the database; dropping them until it catches up \
+                             (open pages will reload)"
+                        );
+                    }
+                }
             }
             None => self.deliver(user_id, LiveEvent { kind: kind.to_string(), data }),
         }
+    }
+
+    /// Live updates dropped since start because the database could not take them (PostgreSQL).
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_total.load(Ordering::Relaxed)
     }
 
     fn deliver(&self, user_id: &str, event: LiveEvent) {
@@ -88,12 +126,28 @@ impl EventBus {
     }
 }
 
-async fn send_notifications(pool: sqlx::PgPool, mut rx: mpsc::UnboundedReceiver<String>) {
-    while let Some(payload) = rx.recv().await {
-        // A database outage loses the notification, not the change: pages resynchronise when they reconnect.
-        if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&payload).execute(&pool).await {
-            tracing::warn!(error = %e, "could not publish a live update");
+/// Sends what is queued, up to [`NOTIFY_BATCH`] notifications per statement, in order (PostgreSQL delivers the
+/// notifications of one transaction in the order they were sent).
+async fn send_notifications(pool: sqlx::PgPool, mut rx: mpsc::Receiver<String>, dropped: Arc<AtomicU64>) {
+    let mut batch = Vec::with_capacity(NOTIFY_BATCH);
+    while rx.recv_many(&mut batch, NOTIFY_BATCH).await > 0 {
+        // Events were lost (queue full, or a failed send): after what was queued before, every page reloads.
+        let lost = dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            tracing::warn!(dropped = lost, "live updates were dropped; telling every open page to reload");
+            batch.push(json!({"t": "resync"}).to_string());
         }
+        let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+            .bind(CHANNEL)
+            .bind(&batch)
+            .execute(&pool)
+            .await;
+        // A database outage loses notifications, not changes: pages reload once it is back.
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, count = batch.len(), "could not publish live updates");
+            dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        batch.clear();
     }
 }
 
@@ -116,10 +170,15 @@ async fn listen(pool: sqlx::PgPool, bus: std::sync::Weak<EventBus>) {
             match listener.try_recv().await {
                 Ok(Some(n)) => {
                     let Some(bus) = bus.upgrade() else { return };
-                    if let Ok(v) = serde_json::from_str::<Value>(n.payload())
-                        && let (Some(u), Some(t)) = (v["u"].as_str(), v["t"].as_str())
-                    {
-                        bus.deliver(u, LiveEvent { kind: t.to_string(), data: v["d"].clone() });
+                    if let Ok(v) = serde_json::from_str::<Value>(n.payload()) {
+                        match (v["u"].as_str(), v["t"].as_str()) {
+                            (Some(u), Some(t)) => {
+                                bus.deliver(u, LiveEvent { kind: t.to_string(), data: v["d"].clone() })
+                            }
+                            // Some copy dropped events: nobody knows whose.
+                            (None, Some("resync")) => bus.resync_all(),
+                            _ => {}
+                        }
                     }
                 }
                 // The connection dropped (a restart, say): tell pages to resynchronise, then listen again.

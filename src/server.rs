@@ -71,14 +71,10 @@ pub async fn spawn(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<Runn
     let router = app::router(state.clone(), args);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = state.shutdown.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(no_delay(listener), router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-                shutdown.trigger();
-            })
-            .await
-    });
+    let task = tokio::spawn(serve_http(listener, router, async move {
+        let _ = rx.await;
+        shutdown.trigger();
+    }));
     Ok(RunningServer { addr, state, shutdown: Some(tx), task })
 }
 
@@ -99,13 +95,11 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     );
     let grace = Duration::from_secs(args.shutdown_grace);
     let shutdown = state.shutdown.clone();
-    let server = axum::serve(no_delay(listener), router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            shutdown.trigger();
-        });
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(serve_http(listener, router, async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        shutdown.trigger();
+    }));
     // Wait for the server to finish on its own, or for the grace period after the signal to run out.
     tokio::select! {
         res = server => { res??; }
@@ -121,16 +115,79 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Streamed answers are many small writes: without TCP_NODELAY, Nagle's algorithm holds each one until the
-/// client's delayed ACK (about 40 ms) and a turn waits on the network instead of the server.
-fn no_delay(listener: TcpListener) -> axum::serve::TapIo<TcpListener, fn(&mut tokio::net::TcpStream)> {
-    use axum::serve::ListenerExt;
-    fn set(tcp: &mut tokio::net::TcpStream) {
+/// Serves HTTP/1.1 on `listener` until `signal` resolves, then stops accepting, lets every connection finish
+/// the request it is answering, and returns once all have closed: what `axum::serve` does, with hyper's HTTP/1
+/// connection driven directly. axum's serve first reads a few bytes to tell HTTP/2 from HTTP/1 and hands them
+/// back to hyper separately, so hyper's read buffer takes two reads for the first request and doubles to 16 KB
+/// for the life of the connection; one per open chat stream.
+async fn serve_http(
+    listener: TcpListener,
+    router: axum::Router,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    // Every connection task holds a receiver; `closed()` resolves when the last one has finished.
+    let (open_tx, open_rx) = tokio::sync::watch::channel(());
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            _ = &mut signal => break,
+        };
+        // Streamed answers are many small writes: without TCP_NODELAY, Nagle's algorithm holds each one until
+        // the client's delayed ACK (about 40 ms) and a turn waits on the network instead of the server.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            // What `into_make_service_with_connect_info` would add: the peer, for rate limits and logs.
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            tower::ServiceExt::oneshot(router.clone(), req)
+        });
+        let mut stop = stop_rx.clone();
+        let open = open_rx.clone();
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            let served = tokio::select! {
+                served = conn.as_mut() => served,
+                _ = stop.changed() => {
+                    // Finish the response under way (if any), then close.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = served {
+                tracing::trace!(error = %e, "connection ended with an error");
+            }
+            drop(open);
+        });
     }
-    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
+    drop(listener);
+    drop(open_rx);
+    let _ = stop_tx.send(());
+    open_tx.closed().await;
+    Ok(())
+}
+
+/// Resource errors (too many open files, say) would repeat at once: pause before accepting again, as axum does.
+/// Errors of a single connection (reset before it was accepted) are not worth a pause.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %e, "accepting a connection failed; retrying in a second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 async fn shutdown_signal() {

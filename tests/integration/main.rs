@@ -6,6 +6,7 @@ mod accounts;
 mod chat;
 mod cli;
 mod credentials;
+mod events;
 mod fake_models;
 mod faults;
 mod fixture;
