@@ -38,6 +38,11 @@ pub struct SqlitePools {
     pub write: SqlitePool,
     /// `read` is `write` (an in-memory database, private to its one connection).
     shared: bool,
+    /// The connection that checkpoints the WAL in the background (see [`checkpoint_in_background`]).
+    checkpoints: Option<SqlitePool>,
+    /// Held by every copy of this `Db`: the checkpoint task ends once the last one is gone.
+    #[allow(dead_code)] // held, never read
+    alive: std::sync::Arc<()>,
 }
 
 /// Runs `$body` with `$pool` bound to a pool for reading of whichever database is configured.
@@ -111,11 +116,13 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        // Writers queue for the one connection; 30 s covers a burst of hundreds of turns at once.
+        // Writers queue for the one connection; 30 s covers a burst of hundreds of turns at once. The writer
+        // does not checkpoint: SQLite would do it inside whichever commit crosses 1,000 WAL pages, holding the
+        // write lock for the 5-10 ms of copying and fsync while every other writer waits.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone().create_if_missing(true))
+            .connect_with(options.clone().create_if_missing(true).pragma("wal_autocheckpoint", "0"))
             .await?;
         // An in-memory database is private to its connection: reads must use the writer's.
         let name = options.get_filename().to_string_lossy();
@@ -124,14 +131,23 @@ impl Db {
             || name.contains("sqlx-in-memory")
             || name.contains("mode=memory")
         {
-            return Ok(Db::Sqlite(SqlitePools { read: write.clone(), write, shared: true }));
+            return Ok(Db::Sqlite(SqlitePools {
+                read: write.clone(),
+                write,
+                shared: true,
+                checkpoints: None,
+                alive: Default::default(),
+            }));
         }
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
-        Ok(Db::Sqlite(SqlitePools { read, write, shared: false }))
+        let checkpoints = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let alive = std::sync::Arc::new(());
+        tokio::spawn(checkpoint_in_background(checkpoints.clone(), std::sync::Arc::downgrade(&alive)));
+        Ok(Db::Sqlite(SqlitePools { read, write, shared: false, checkpoints: Some(checkpoints), alive }))
     }
 
     /// A short name for logs and health output.
@@ -211,10 +227,30 @@ impl Db {
         match self {
             Db::Sqlite(p) if p.shared => p.write.close().await,
             Db::Sqlite(p) => {
+                if let Some(c) = &p.checkpoints {
+                    c.close().await;
+                }
                 p.read.close().await;
                 p.write.close().await;
             }
             Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Copies the WAL back into the database file from a connection of its own, so writers never wait for it. A
+/// passive checkpoint takes no lock that writers or readers need; it copies what no reader still uses, and a
+/// later one finishes the rest. Ends when the pool is closed (the database closes) or forgotten.
+async fn checkpoint_in_background(pool: SqlitePool, alive: std::sync::Weak<()>) {
+    const EVERY: Duration = Duration::from_millis(500);
+    loop {
+        tokio::time::sleep(EVERY).await;
+        if alive.strong_count() == 0 || pool.is_closed() {
+            pool.close().await;
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
         }
     }
 }

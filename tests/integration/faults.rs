@@ -992,6 +992,32 @@ async fn a_locked_sqlite_database_is_waited_for_and_nothing_is_lost() {
     app.stop().await;
 }
 
+/// The writer never checkpoints (that would hold the write lock for milliseconds); a background connection
+/// does, so what is written reaches the database file while the server runs, not only at shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writes_reach_the_database_file_while_the_server_runs() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let (c, _) = app.signed_up("Wal").await;
+    let file = app.data_dir.path().join("taskchat.db");
+    let before = std::fs::metadata(&file).unwrap().len();
+    for i in 0..60 {
+        let r = c.post("/api/tasks", json!({"title": format!("task {i}"), "description": "d".repeat(1900)})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    // About 120 KB of rows: they sit in the WAL until a checkpoint copies them into the file.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let grown = loop {
+        let now = std::fs::metadata(&file).unwrap().len();
+        if now >= before + 100_000 || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(grown >= before + 100_000, "the database file stayed at {grown} bytes (from {before}): no checkpoint ran");
+    assert_eq!(task_titles(&c).await.len(), 60);
+    app.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Model trouble
 // ---------------------------------------------------------------------------------------------------------------
