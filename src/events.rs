@@ -153,8 +153,13 @@ async fn send_notifications(pool: sqlx::PgPool, mut rx: mpsc::Receiver<String>, 
 
 async fn listen(pool: sqlx::PgPool, bus: std::sync::Weak<EventBus>) {
     loop {
+        // Shutting down: the database is closed on purpose.
+        if pool.is_closed() {
+            return;
+        }
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(l) => l,
+            Err(_) if pool.is_closed() => return,
             Err(e) => {
                 tracing::warn!(error = %e, "live updates: cannot connect to listen; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -188,7 +193,9 @@ async fn listen(pool: sqlx::PgPool, bus: std::sync::Weak<EventBus>) {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "live updates: the listening connection failed; reconnecting");
+                    if !pool.is_closed() {
+                        tracing::warn!(error = %e, "live updates: the listening connection failed; reconnecting");
+                    }
                     break;
                 }
             }
