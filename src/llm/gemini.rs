@@ -6,10 +6,12 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::sse::{data_events, send_with_retries};
-use super::{CallPolicy, ChatMessage, ChatModel, LlmError, ModelEvent, ModelRequest, ModelStream, ToolCall};
+use super::{
+    CallPolicy, ChatMessage, ChatModel, HttpClients, LlmError, ModelEvent, ModelRequest, ModelStream, ToolCall,
+};
 
 pub struct Gemini {
-    http: reqwest::Client,
+    http: HttpClients,
     base_url: String,
     api_key: String,
     model: String,
@@ -17,7 +19,7 @@ pub struct Gemini {
 }
 
 impl Gemini {
-    pub fn new(http: reqwest::Client, base_url: String, api_key: String, model: String, policy: CallPolicy) -> Self {
+    pub fn new(http: HttpClients, base_url: String, api_key: String, model: String, policy: CallPolicy) -> Self {
         Gemini { http, base_url: base_url.trim_end_matches('/').to_string(), api_key, model, policy }
     }
 }
@@ -123,11 +125,11 @@ impl ChatModel for Gemini {
     async fn stream(&self, request: ModelRequest) -> Result<ModelStream, LlmError> {
         let body = request_body(&request);
         let url = format!("{}/models/{}:streamGenerateContent?alt=sse", self.base_url, self.model);
-        let res = send_with_retries(&self.policy, || {
-            self.http.post(&url).header("x-goog-api-key", &self.api_key).json(&body)
-        })
-        .await?;
-        let events = data_events(res, self.policy.idle_timeout);
+        let (http, lease) = self.http.lease(&url);
+        let res =
+            send_with_retries(&self.policy, || http.post(&url).header("x-goog-api-key", &self.api_key).json(&body))
+                .await?;
+        let events = data_events(res, self.policy.idle_timeout, lease);
         let stream = futures::stream::unfold(
             (Box::pin(events), Vec::<Value>::new(), 0usize, false),
             |(mut events, mut parts, mut calls, done)| async move {

@@ -8,7 +8,8 @@ pub mod gemini;
 pub mod openai;
 mod sse;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::stream::BoxStream;
@@ -212,10 +213,7 @@ pub fn build_providers(s: &ProviderSettings) -> anyhow::Result<Vec<Arc<dyn ChatM
             l
         }
     };
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
+    let http = HttpClients::new().map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
     let mut out: Vec<Arc<dyn ChatModel>> = vec![];
     for (provider, model) in list {
         match provider.as_str() {
@@ -251,6 +249,86 @@ pub fn build_providers(s: &ProviderSettings) -> anyhow::Result<Vec<Arc<dyn ChatM
     Ok(out)
 }
 
+/// Model calls one HTTP client carries at most. Over HTTP/2 (OpenAI and Gemini negotiate it over TLS) a client
+/// multiplexes every call to a host onto one connection, but the server caps the streams of a connection
+/// (SETTINGS_MAX_CONCURRENT_STREAMS: 100 at Google, 128–256 elsewhere, the RFC advises no fewer than 100) and
+/// reqwest opens no second connection to the host: calls beyond the cap would wait for others to end. So calls
+/// are spread over as many clients, each with its own connections, as keep every one under this number.
+const CALLS_PER_CLIENT: usize = 64;
+
+/// Idle connections a client keeps per host. Over HTTP/1.1 (local OpenAI-compatible servers) every concurrent
+/// call has its own connection, and after a burst each would stay pooled, with ≈ 25 KB of buffers, until the idle
+/// timeout: ten thousand streams ending at once would hold ≈ 250 MB for 90 s.
+const IDLE_PER_HOST: usize = 256;
+
+/// The HTTP clients model calls go out through: see [`CALLS_PER_CLIENT`]. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpClients(Arc<Mutex<Vec<HttpClient>>>);
+
+struct HttpClient {
+    client: reqwest::Client,
+    /// Calls under way on it.
+    calls: Arc<AtomicUsize>,
+}
+
+/// Holds a call's place on its client until dropped (with the response stream).
+pub struct CallLease(Arc<AtomicUsize>);
+
+impl Drop for CallLease {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl HttpClients {
+    pub fn new() -> reqwest::Result<HttpClients> {
+        Ok(HttpClients(Arc::new(Mutex::new(vec![HttpClient::build()?]))))
+    }
+
+    /// A client with room for one more call to `url`, and the lease that keeps the room taken. Plain `http://`
+    /// is HTTP/1.1 (reqwest never assumes HTTP/2 without TLS), one connection per call whatever the client: those
+    /// calls all use the first client, and build no others (each holds its own copy of the TLS roots, ≈ 100 KB).
+    pub fn lease(&self, url: &str) -> (reqwest::Client, CallLease) {
+        let mut clients = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let busy = |c: &HttpClient| c.calls.load(Ordering::Relaxed);
+        let index = if url.starts_with("http://") {
+            0
+        } else if let Some(i) = clients.iter().position(|c| busy(c) < CALLS_PER_CLIENT) {
+            i
+        } else {
+            match HttpClient::build() {
+                Ok(client) => {
+                    clients.push(client);
+                    clients.len() - 1
+                }
+                // Never expected (the first one was built): crowd the least busy client rather than fail.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot build another HTTP client for model calls");
+                    (0..clients.len()).min_by_key(|&i| busy(&clients[i])).unwrap_or_default()
+                }
+            }
+        };
+        let chosen = &clients[index];
+        chosen.calls.fetch_add(1, Ordering::Relaxed);
+        (chosen.client.clone(), CallLease(chosen.calls.clone()))
+    }
+
+    #[cfg(test)]
+    fn built(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+impl HttpClient {
+    fn build() -> reqwest::Result<HttpClient> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(IDLE_PER_HOST)
+            .build()?;
+        Ok(HttpClient { client, calls: Arc::default() })
+    }
+}
+
 /// Backoff before retry number `attempt` (1-based), honouring a server's Retry-After when it is sooner than
 /// our cap.
 pub fn backoff(policy: &CallPolicy, attempt: u32, retry_after: Option<Duration>) -> Duration {
@@ -273,6 +351,24 @@ mod tests {
         assert_eq!(l[2], ("builtin".into(), None));
         assert!(parse_model_list("claude:x").is_err());
         assert!(parse_model_list(" , ").is_err());
+    }
+
+    #[test]
+    fn model_calls_spread_over_clients_and_leases_give_their_place_back() {
+        let http = HttpClients::new().unwrap();
+        let url = "https://api.example.com/v1/chat/completions";
+        let first: Vec<_> = (0..CALLS_PER_CLIENT).map(|_| http.lease(url).1).collect();
+        assert_eq!(http.built(), 1);
+        let extra = http.lease(url).1;
+        assert_eq!(http.built(), 2, "a full client gets no more calls");
+        drop(first);
+        drop(extra);
+        let again: Vec<_> = (0..CALLS_PER_CLIENT).map(|_| http.lease(url).1).collect();
+        assert_eq!(http.built(), 2, "returned places are used again");
+        // HTTP/1.1 shares nothing: no client is built for it.
+        let plain: Vec<_> = (0..2 * CALLS_PER_CLIENT).map(|_| http.lease("http://localhost:11434/v1").1).collect();
+        assert_eq!(http.built(), 2);
+        drop((again, plain));
     }
 
     #[test]

@@ -7,10 +7,12 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::sse::{data_events, send_with_retries};
-use super::{CallPolicy, ChatMessage, ChatModel, LlmError, ModelEvent, ModelRequest, ModelStream, ToolCall};
+use super::{
+    CallPolicy, ChatMessage, ChatModel, HttpClients, LlmError, ModelEvent, ModelRequest, ModelStream, ToolCall,
+};
 
 pub struct OpenAi {
-    http: reqwest::Client,
+    http: HttpClients,
     base_url: String,
     api_key: String,
     model: String,
@@ -18,7 +20,7 @@ pub struct OpenAi {
 }
 
 impl OpenAi {
-    pub fn new(http: reqwest::Client, base_url: String, api_key: String, model: String, policy: CallPolicy) -> Self {
+    pub fn new(http: HttpClients, base_url: String, api_key: String, model: String, policy: CallPolicy) -> Self {
         OpenAi { http, base_url: base_url.trim_end_matches('/').to_string(), api_key, model, policy }
     }
 }
@@ -84,15 +86,16 @@ impl ChatModel for OpenAi {
     async fn stream(&self, request: ModelRequest) -> Result<ModelStream, LlmError> {
         let body = request_body(&self.model, &request);
         let url = format!("{}/chat/completions", self.base_url);
+        let (http, lease) = self.http.lease(&url);
         let res = send_with_retries(&self.policy, || {
-            let mut b = self.http.post(&url).json(&body);
+            let mut b = http.post(&url).json(&body);
             if !self.api_key.is_empty() {
                 b = b.bearer_auth(&self.api_key);
             }
             b
         })
         .await?;
-        let events = data_events(res, self.policy.idle_timeout);
+        let events = data_events(res, self.policy.idle_timeout, lease);
         // Tool-call fragments arrive spread over chunks, keyed by index; they are emitted whole at the end.
         let stream = futures::stream::unfold(
             (Box::pin(events), BTreeMap::<u64, PartialCall>::new(), false),

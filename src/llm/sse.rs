@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use futures::{Stream, StreamExt};
 
-use super::{CallPolicy, LlmError, backoff};
+use super::{CallLease, CallPolicy, LlmError, backoff};
 
 /// Sends the request built by `build`, retrying transient failures before any output has been read.
 pub async fn send_with_retries(
@@ -75,41 +75,52 @@ async fn classify(res: reqwest::Response) -> Result<reqwest::Response, LlmError>
     Err(LlmError::Rejected { status: code, message })
 }
 
-/// The `data:` payloads of a server-sent event stream, one item per event.
+/// The `data:` payloads of a server-sent event stream, one item per event. The call keeps its `lease` on its
+/// HTTP client until the stream is dropped.
 pub fn data_events(
     res: reqwest::Response,
     idle_timeout: Duration,
+    lease: CallLease,
 ) -> impl Stream<Item = Result<String, LlmError>> + Send + 'static {
     let body = res.bytes_stream();
-    futures::stream::unfold((Box::pin(body), BytesMut::new(), false), move |(mut body, mut buf, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            if let Some(event) = take_event(&mut buf) {
-                match event {
-                    Some(data) => return Some((Ok(data), (body, buf, false))),
-                    None => continue,
+    let events = futures::stream::unfold(
+        (Box::pin(body), BytesMut::new(), false),
+        move |(mut body, mut buf, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                if let Some(event) = take_event(&mut buf) {
+                    match event {
+                        Some(data) => return Some((Ok(data), (body, buf, false))),
+                        None => continue,
+                    }
+                }
+                match tokio::time::timeout(idle_timeout, body.next()).await {
+                    Err(_) => return Some((Err(LlmError::Timeout), (body, buf, true))),
+                    Ok(None) => {
+                        // A last event without its blank line still counts.
+                        buf.extend_from_slice(b"\n\n");
+                        return match take_event(&mut buf) {
+                            Some(Some(data)) => Some((Ok(data), (body, buf, true))),
+                            _ => None,
+                        };
+                    }
+                    Ok(Some(Err(e))) => {
+                        let err = if e.is_timeout() {
+                            LlmError::Timeout
+                        } else {
+                            LlmError::Network(e.without_url().to_string())
+                        };
+                        return Some((Err(err), (body, buf, true)));
+                    }
+                    Ok(Some(Ok(chunk))) => buf.extend_from_slice(&chunk),
                 }
             }
-            match tokio::time::timeout(idle_timeout, body.next()).await {
-                Err(_) => return Some((Err(LlmError::Timeout), (body, buf, true))),
-                Ok(None) => {
-                    // A last event without its blank line still counts.
-                    buf.extend_from_slice(b"\n\n");
-                    return match take_event(&mut buf) {
-                        Some(Some(data)) => Some((Ok(data), (body, buf, true))),
-                        _ => None,
-                    };
-                }
-                Ok(Some(Err(e))) => {
-                    let err =
-                        if e.is_timeout() { LlmError::Timeout } else { LlmError::Network(e.without_url().to_string()) };
-                    return Some((Err(err), (body, buf, true)));
-                }
-                Ok(Some(Ok(chunk))) => buf.extend_from_slice(&chunk),
-            }
-        }
+        },
+    );
+    events.inspect(move |_| {
+        let _held = &lease;
     })
 }
 
