@@ -103,7 +103,7 @@ async fn chat(
 
 /// The agent's events as SSE: `event: <type>` with the event as JSON data.
 fn async_stream(
-    mut events: tokio::sync::mpsc::Receiver<AgentEvent>,
+    mut events: super::agent::AgentEvents,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     futures::stream::poll_fn(move |cx| events.poll_recv(cx))
         .map(|e| Ok(Event::default().event(event_name(&e)).json_data(&e).unwrap_or_default()))

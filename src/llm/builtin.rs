@@ -101,7 +101,7 @@ impl ChatModel for Builtin {
         true
     }
 
-    async fn stream(&self, request: ModelRequest) -> Result<ModelStream, LlmError> {
-        Ok(futures::stream::iter(respond(&request)).boxed())
+    async fn stream(&self, request: &ModelRequest) -> Result<ModelStream, LlmError> {
+        Ok(futures::stream::iter(respond(request)).boxed())
     }
 }

@@ -122,8 +122,8 @@ impl ChatModel for Gemini {
         format!("gemini:{}", self.model)
     }
 
-    async fn stream(&self, request: ModelRequest) -> Result<ModelStream, LlmError> {
-        let body = request_body(&request);
+    async fn stream(&self, request: &ModelRequest) -> Result<ModelStream, LlmError> {
+        let body = request_body(request);
         let url = format!("{}/models/{}:streamGenerateContent?alt=sse", self.base_url, self.model);
         let (http, lease) = self.http.lease(&url);
         let res =
@@ -227,11 +227,12 @@ mod tests {
                     result: json!({"task": {}}),
                 },
             ],
-            tools: vec![ToolSpec {
+            tools: [ToolSpec {
                 name: "add_task".into(),
                 description: "d".into(),
                 parameters: json!({"type": "object", "additionalProperties": false, "properties": {"t": {"type": "string", "default": "a"}}}),
-            }],
+            }]
+            .into(),
             tasks: None,
             user_name: None,
         };

@@ -62,7 +62,8 @@ pub struct TaskSnapshot {
 pub struct ModelRequest {
     pub system: String,
     pub messages: Vec<ChatMessage>,
-    pub tools: Vec<ToolSpec>,
+    /// Shared, not copied: the same specifications go with every request (≈ 11 KB as JSON values).
+    pub tools: Arc<[ToolSpec]>,
     /// The person's tasks; filled only for providers that ask for it ([`ChatModel::wants_task_snapshot`]).
     pub tasks: Option<Vec<TaskSnapshot>>,
     pub user_name: Option<String>,
@@ -136,7 +137,8 @@ pub trait ChatModel: Send + Sync {
     }
 
     /// Starts a streamed answer. Errors before the first event come back here; later ones inside the stream.
-    async fn stream(&self, request: ModelRequest) -> Result<ModelStream, LlmError>;
+    /// The request is borrowed: providers read it into their own wire format, so no copy of it is made per call.
+    async fn stream(&self, request: &ModelRequest) -> Result<ModelStream, LlmError>;
 }
 
 /// Limits that apply to calls over the network.

@@ -83,8 +83,8 @@ impl ChatModel for OpenAi {
         format!("openai:{}", self.model)
     }
 
-    async fn stream(&self, request: ModelRequest) -> Result<ModelStream, LlmError> {
-        let body = request_body(&self.model, &request);
+    async fn stream(&self, request: &ModelRequest) -> Result<ModelStream, LlmError> {
+        let body = request_body(&self.model, request);
         let url = format!("{}/chat/completions", self.base_url);
         let (http, lease) = self.http.lease(&url);
         let res = send_with_retries(&self.policy, || {
