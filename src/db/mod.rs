@@ -119,7 +119,10 @@ impl Db {
             .await?;
         // An in-memory database is private to its connection: reads must use the writer's.
         let name = options.get_filename().to_string_lossy();
-        if name.is_empty() || name.contains(":memory:") || name.contains("sqlx-in-memory") || name.contains("mode=memory")
+        if name.is_empty()
+            || name.contains(":memory:")
+            || name.contains("sqlx-in-memory")
+            || name.contains("mode=memory")
         {
             return Ok(Db::Sqlite(SqlitePools { read: write.clone(), write, shared: true }));
         }
