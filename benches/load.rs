@@ -95,7 +95,8 @@ struct Args {
     /// People chatting during the sign-in phase.
     #[arg(long, default_value_t = 50)]
     signin_people: usize,
-    /// TASKCHAT_HASH_CONCURRENCY values to run the sign-in phase with (2 is the server's default).
+    /// TASKCHAT_HASH_CONCURRENCY values to run the sign-in phase with (the server's default is one less than the
+    /// cores, at least 1).
     #[arg(long, value_delimiter = ',', default_value = "2,1")]
     signin_hash_concurrency: Vec<usize>,
     /// Shorter runs: 2 s per chat run, 1,000 streams only, fewer repetitions.
@@ -2108,7 +2109,8 @@ impl Report<'_> {
                 "{} sign-ins run at once, over and over (each from its own loopback address, over a new connection, \
                  so the per-address rate limit stays on and is not hit), while {} people chat through {} with the \
                  realistic model. Passwords are argon2id (m = 19 MiB, t = 2); the server hashes at most \
-                 `TASKCHAT_HASH_CONCURRENCY` at a time (default 2); each setting runs on a freshly started server.",
+                 `TASKCHAT_HASH_CONCURRENCY` at a time (default: one less than the cores, at least 1), on threads of \
+                 the lowest CPU priority; each setting runs on a freshly started server.",
                 a.sign_ins,
                 a.signin_people,
                 Door::Api.name()
@@ -2308,9 +2310,11 @@ impl Report<'_> {
     }
 }
 
-/// The sign-in run with the server's default hash concurrency (2), else the first.
+/// The sign-in run with the server's default hash concurrency (one less than the cores, at least 1; the server runs
+/// on this machine), else the first.
 fn default_signin(r: &DbReport) -> Option<&SigninResult> {
-    r.signin.iter().find(|s| s.hash_concurrency == 2).or(r.signin.first())
+    let default = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)).max(1);
+    r.signin.iter().find(|s| s.hash_concurrency == default).or(r.signin.first())
 }
 
 fn cores(c: &CpuUse) -> String {

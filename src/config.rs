@@ -202,8 +202,8 @@ pub struct ServeArgs {
     /// Format of newly written password hashes.
     #[arg(long, env = "TASKCHAT_PASSWORD_HASH", value_enum, default_value_t = PasswordHashFormat::Argon2id)]
     pub password_hash: PasswordHashFormat,
-    /// How many password hashes may run at once (each uses one core for tens of milliseconds). 0 = one less
-    /// than the cores (at least one), so a burst of sign-ins always leaves a core to the chat.
+    /// How many password hashes may run at once (each uses one core for tens of milliseconds, at the lowest CPU
+    /// priority). 0 = one less than the cores (at least one), so a burst of sign-ins always leaves a core to the chat.
     #[arg(long, env = "TASKCHAT_HASH_CONCURRENCY", default_value_t = 0)]
     pub hash_concurrency: usize,
     /// JWKS URL of an external Better Auth server whose JWTs are accepted as bearer credentials.
