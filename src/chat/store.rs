@@ -160,7 +160,7 @@ pub async fn delete_conversation(db: &Db, user_id: &str, id: &str) -> sqlx::Resu
     })
 }
 
-/// Appends a message; its `seq` comes from the conversation's counter in the same transaction, and the
+/// Appends a message; its `seq` comes from the conversation's counter in the same statement, and the
 /// conversation moves to the top of the list. `None` when the conversation is not the user's.
 pub async fn insert_message(
     db: &Db,

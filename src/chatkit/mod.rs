@@ -200,12 +200,13 @@ async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) 
         }
         "threads.retry_after_item" => {
             let p: RetryParams = params(p)?;
-            owned(&state, &uid, &p.thread_id).await?;
+            // `prepare` checks the thread, then the message (one lookup of each).
             let turn = state
                 .agent
                 .prepare(&user.user, TurnInput::RetryAfter { conversation_id: p.thread_id, message_id: p.item_id })
                 .await
                 .map_err(|e| match e {
+                    AppError::Client { code: Some("CONVERSATION_NOT_FOUND"), .. } => thread_not_found(),
                     AppError::Client { status: StatusCode::NOT_FOUND, .. } => {
                         refuse(StatusCode::NOT_FOUND, "That message is not one of yours in this conversation.")
                     }

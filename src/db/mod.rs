@@ -36,9 +36,8 @@ pub enum Db {
 pub struct SqlitePools {
     pub read: SqlitePool,
     pub write: SqlitePool,
-    /// `read` is `write` (an in-memory database, private to its one connection).
-    shared: bool,
-    /// The connection that checkpoints the WAL in the background (see [`checkpoint_in_background`]).
+    /// The connection that checkpoints the WAL in the background (see [`checkpoint_in_background`]); none
+    /// for an in-memory database, whose `read` is `write` (it is private to its one connection).
     checkpoints: Option<SqlitePool>,
     /// Held by every copy of this `Db`: the checkpoint task ends once the last one is gone.
     #[allow(dead_code)] // held, never read
@@ -48,14 +47,17 @@ pub struct SqlitePools {
 /// Runs `$body` with `$pool` bound to a pool for reading of whichever database is configured.
 #[macro_export]
 macro_rules! with_db {
-    ($db:expr, |$pool:ident| $body:expr) => {
+    (@on $side:ident, $db:expr, |$pool:ident| $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite(pools) => {
-                let $pool = &pools.read;
+                let $pool = &pools.$side;
                 $body
             }
             $crate::db::Db::Postgres($pool) => $body,
         }
+    };
+    ($db:expr, |$pool:ident| $body:expr) => {
+        $crate::with_db!(@on read, $db, |$pool| $body)
     };
 }
 
@@ -63,13 +65,7 @@ macro_rules! with_db {
 #[macro_export]
 macro_rules! with_db_write {
     ($db:expr, |$pool:ident| $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite(pools) => {
-                let $pool = &pools.write;
-                $body
-            }
-            $crate::db::Db::Postgres($pool) => $body,
-        }
+        $crate::with_db!(@on write, $db, |$pool| $body)
     };
 }
 
@@ -134,7 +130,6 @@ impl Db {
             return Ok(Db::Sqlite(SqlitePools {
                 read: write.clone(),
                 write,
-                shared: true,
                 checkpoints: None,
                 alive: Default::default(),
             }));
@@ -147,7 +142,7 @@ impl Db {
         let checkpoints = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         let alive = std::sync::Arc::new(());
         tokio::spawn(checkpoint_in_background(checkpoints.clone(), std::sync::Arc::downgrade(&alive)));
-        Ok(Db::Sqlite(SqlitePools { read, write, shared: false, checkpoints: Some(checkpoints), alive }))
+        Ok(Db::Sqlite(SqlitePools { read, write, checkpoints: Some(checkpoints), alive }))
     }
 
     /// A short name for logs and health output.
@@ -213,7 +208,7 @@ impl Db {
     pub fn pool_stats(&self) -> (u32, u32, u32) {
         let stats = |p: &sqlx::Pool<_>| (p.size(), p.num_idle() as u32, p.options().get_max_connections());
         match self {
-            Db::Sqlite(p) if p.shared => stats(&p.write),
+            Db::Sqlite(p) if p.checkpoints.is_none() => stats(&p.write),
             Db::Sqlite(p) => {
                 let (r, w) = (stats(&p.read), stats(&p.write));
                 (r.0 + w.0, r.1 + w.1, r.2 + w.2)
@@ -225,13 +220,11 @@ impl Db {
     /// Closes every pooled connection (SQLite checkpoints its WAL when the writer, closed last, goes).
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) if p.shared => p.write.close().await,
-            Db::Sqlite(p) => {
-                if let Some(c) = &p.checkpoints {
-                    c.close().await;
-                }
-                p.read.close().await;
-                p.write.close().await;
+            Db::Sqlite(SqlitePools { write, checkpoints: None, .. }) => write.close().await,
+            Db::Sqlite(SqlitePools { read, write, checkpoints: Some(c), .. }) => {
+                c.close().await;
+                read.close().await;
+                write.close().await;
             }
             Db::Postgres(p) => p.close().await,
         }
