@@ -106,7 +106,9 @@ async fn postgres_a_reload_for_everyone_reaches_every_page() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// One thread: the publishing loop never yields, so the notifier cannot drain while it runs and the backlog's
+// bound, not the race between the two, decides what is dropped.
+#[tokio::test]
 async fn postgres_a_flood_is_dropped_not_queued_and_pages_reload() {
     if !postgres_available() {
         return;
