@@ -2,6 +2,7 @@
 //! differs between them. The SQL lives in the feature modules' store files (`tasks::store`, `auth::store`);
 //! a query text serves both databases wherever the dialects agree (sqlx binds `$1` by number on SQLite too).
 
+mod lane;
 mod timestamp;
 
 use std::path::Path;
@@ -13,6 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use lane::{Held, Lane, LaneTx};
 pub use timestamp::Timestamp;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -31,11 +33,12 @@ pub enum Db {
 /// (1, 2, 5 … 100 ms) instead of being woken when it frees, which under load made writes wait far longer
 /// than they run. So every write goes through `write`, a pool of one connection whose waiters queue in
 /// order; `read` holds read-only connections (WAL lets them read while the writer writes), so a write sent
-/// to it by mistake fails in tests instead of silently contending.
+/// to it by mistake fails in tests instead of silently contending. Both are [`Lane`]s, not sqlx pools (see
+/// there why).
 #[derive(Clone, Debug)]
 pub struct SqlitePools {
-    pub read: SqlitePool,
-    pub write: SqlitePool,
+    pub read: Lane,
+    pub write: Lane,
     /// The connection that checkpoints the WAL in the background (see [`checkpoint_in_background`]); none
     /// for an in-memory database, whose `read` is `write` (it is private to its one connection).
     checkpoints: Option<SqlitePool>,
@@ -87,6 +90,7 @@ impl Db {
                 let options = PgConnectOptions::from_str(url)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(32)
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(5))
                     .connect_with(options)
                     .await?;
@@ -115,11 +119,8 @@ impl Db {
         // Writers queue for the one connection; 30 s covers a burst of hundreds of turns at once. The writer
         // does not checkpoint: SQLite would do it inside whichever commit crosses 1,000 WAL pages, holding the
         // write lock for the 5-10 ms of copying and fsync while every other writer waits.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone().create_if_missing(true).pragma("wal_autocheckpoint", "0"))
-            .await?;
+        let write_options = options.clone().create_if_missing(true).pragma("wal_autocheckpoint", "0");
+        let write = Lane::open(&write_options, 1, Duration::from_secs(30)).await?;
         // An in-memory database is private to its connection: reads must use the writer's.
         let name = options.get_filename().to_string_lossy();
         if name.is_empty()
@@ -134,11 +135,7 @@ impl Db {
                 alive: Default::default(),
             }));
         }
-        let read = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone().read_only(true))
-            .await?;
+        let read = Lane::open(&options.clone().read_only(true), 8, Duration::from_secs(10)).await?;
         let checkpoints = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         let alive = std::sync::Arc::new(());
         tokio::spawn(checkpoint_in_background(checkpoints.clone(), std::sync::Arc::downgrade(&alive)));
@@ -163,14 +160,20 @@ impl Db {
     /// Applies every pending migration.
     pub async fn migrate_up(&self) -> anyhow::Result<()> {
         let migrator = self.migrator();
-        with_db_write!(self, |pool| migrator.run(pool).await)?;
+        match self {
+            Db::Sqlite(p) => migrator.run(&mut *p.write.acquire().await?).await?,
+            Db::Postgres(p) => migrator.run(p).await?,
+        }
         Ok(())
     }
 
     /// Reverts applied migrations newer than `target` (0 reverts all of them).
     pub async fn migrate_down(&self, target: i64) -> anyhow::Result<()> {
         let migrator = self.migrator();
-        with_db_write!(self, |pool| migrator.undo(pool, target).await)?;
+        match self {
+            Db::Sqlite(p) => migrator.undo(&mut *p.write.acquire().await?, target).await?,
+            Db::Postgres(p) => migrator.undo(p, target).await?,
+        }
         Ok(())
     }
 
@@ -206,7 +209,8 @@ impl Db {
 
     /// (open connections, idle connections, maximum) of the pools.
     pub fn pool_stats(&self) -> (u32, u32, u32) {
-        let stats = |p: &sqlx::Pool<_>| (p.size(), p.num_idle() as u32, p.options().get_max_connections());
+        // A lane opens all its connections up front: its size is its maximum.
+        let stats = |l: &Lane| (l.size(), l.idle(), l.size());
         match self {
             Db::Sqlite(p) if p.checkpoints.is_none() => stats(&p.write),
             Db::Sqlite(p) => {

@@ -37,7 +37,10 @@ fn taskchat(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
 }
 
 /// Every row of the Better Auth tables, as text, in a stable order.
-async fn dump(pool: &SqlitePool) -> Vec<(String, Vec<Vec<String>>)> {
+async fn dump<'a, E>(pool: E) -> Vec<(String, Vec<Vec<String>>)>
+where
+    E: sqlx::Executor<'a, Database = sqlx::Sqlite> + Copy,
+{
     let mut out = vec![];
     for table in BETTER_AUTH_TABLES {
         let sql = format!(r#"SELECT * FROM "{table}" ORDER BY "id""#);
@@ -62,7 +65,7 @@ async fn dump(pool: &SqlitePool) -> Vec<(String, Vec<Vec<String>>)> {
     out
 }
 
-fn sqlite_pool(app: &TestApp) -> &SqlitePool {
+fn sqlite_pool(app: &TestApp) -> &taskchat::db::Lane {
     match app.db() {
         Db::Sqlite(pools) => &pools.write,
         Db::Postgres(_) => panic!("the fixture is a SQLite database"),

@@ -910,7 +910,15 @@ fn runtime() -> tokio::runtime::Runtime {
 fn fuzz(backend: Backend, name: &str, strategy: BoxedStrategy<Req>) {
     let rt = runtime();
     let ctx = rt.block_on(Ctx::start(backend));
-    let config = Config { cases: CASES, failure_persistence: None, max_shrink_iters: 64, ..Config::default() };
+    // A fixed seed: each run throws the same requests, so a failure reproduces and the checks below on how far
+    // the generator reached cannot fail by the luck of the draw (they did, at 4 successes of 96). Set
+    // PROPTEST_RNG_SEED to explore other draws.
+    let defaults = Config::default();
+    let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
+        Some(_) => defaults.rng_seed,
+        None => proptest::test_runner::RngSeed::Fixed(0x7a5c_c4a7),
+    };
+    let config = Config { cases: CASES, failure_persistence: None, max_shrink_iters: 64, rng_seed, ..defaults };
     let mut runner = TestRunner::new(config);
     let result = runner.run(&strategy, |req| {
         rt.block_on(async {

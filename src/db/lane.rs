@@ -1,0 +1,245 @@
+//! A few SQLite connections handed out in turn, in place of sqlx's `Pool` for SQLite.
+//!
+//! sqlx's pool pings a connection each time it is returned (and, by default, each time it is taken). On SQLite
+//! every ping is a message to the connection's worker thread and back, so a one-statement write held the single
+//! writer for three round trips between threads instead of one, and the next writer waited for all three. A
+//! [`Lane`] hands a connection back as soon as its holder is done, with no round trip: SQLite keeps no state
+//! between statements that a ping could repair, and a transaction left open by a cancelled request is rolled
+//! back before the connection serves anyone else (see [`LaneTx`]).
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteQueryResult, SqliteRow, SqliteStatement, SqliteTypeInfo};
+use sqlx::{ConnectOptions, Connection, Either, Execute, Executor, Sqlite, SqliteConnection};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Connections to one SQLite database, taken in the order they were asked for.
+#[derive(Clone)]
+pub struct Lane(Arc<Inner>);
+
+struct Inner {
+    idle: Mutex<Vec<SqliteConnection>>,
+    /// One permit per connection; tokio's semaphore is fair, so waiters are served first come, first served.
+    permits: Arc<Semaphore>,
+    size: u32,
+    acquire_timeout: Duration,
+    closed: AtomicBool,
+}
+
+impl fmt::Debug for Lane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lane").field("size", &self.0.size).field("idle", &self.idle()).finish()
+    }
+}
+
+impl Lane {
+    /// Opens `size` connections with `options`.
+    pub async fn open(options: &SqliteConnectOptions, size: u32, acquire_timeout: Duration) -> sqlx::Result<Lane> {
+        let mut conns = Vec::with_capacity(size as usize);
+        for _ in 0..size {
+            conns.push(options.connect().await?);
+        }
+        Ok(Lane(Arc::new(Inner {
+            idle: Mutex::new(conns),
+            permits: Arc::new(Semaphore::new(size as usize)),
+            size,
+            acquire_timeout,
+            closed: AtomicBool::new(false),
+        })))
+    }
+
+    /// Waits for a free connection (at most the lane's acquire timeout).
+    pub async fn acquire(&self) -> sqlx::Result<Held> {
+        let permit = match tokio::time::timeout(self.0.acquire_timeout, self.0.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_closed)) => return Err(sqlx::Error::PoolClosed),
+            Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut),
+        };
+        let conn = self.0.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        // A permit is only free while its connection is idle, so one is there unless the lane was closed.
+        let conn = conn.ok_or(sqlx::Error::PoolClosed)?;
+        Ok(Held { lane: self.0.clone(), conn: Some(conn), _permit: permit })
+    }
+
+    /// Starts a write transaction on a connection of this lane.
+    pub async fn begin(&self) -> sqlx::Result<LaneTx> {
+        let mut held = self.acquire().await?;
+        // IMMEDIATE takes the write lock now, so a transaction never fails halfway for want of it.
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *held).await?;
+        Ok(LaneTx { held: Some(held) })
+    }
+
+    pub fn size(&self) -> u32 {
+        self.0.size
+    }
+
+    pub fn idle(&self) -> u32 {
+        self.0.idle.lock().map(|v| v.len() as u32).unwrap_or(0)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.0.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the idle connections now and every other one as it is handed back; later requests fail.
+    pub async fn close(&self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.permits.close();
+        let idle = std::mem::take(&mut *self.0.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        for conn in idle {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// A connection taken from a [`Lane`]; handed back when dropped.
+pub struct Held {
+    lane: Arc<Inner>,
+    conn: Option<SqliteConnection>,
+    // Released after `drop` has put the connection back, so a permit never finds the idle list empty.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Deref for Held {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        self.conn.as_ref().expect("present until dropped")
+    }
+}
+
+impl DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.conn.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && !self.lane.closed.load(Ordering::Acquire)
+        {
+            self.lane.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        }
+    }
+}
+
+/// A write transaction on a lane's connection: `commit` it, or it is rolled back when dropped (also when the
+/// request holding it is cancelled), before the connection serves anyone else.
+pub struct LaneTx {
+    held: Option<Held>,
+}
+
+impl LaneTx {
+    pub async fn commit(mut self) -> sqlx::Result<()> {
+        let mut held = self.held.take().expect("present until committed or dropped");
+        let result = sqlx::query("COMMIT").execute(&mut *held).await.map(|_| ());
+        if result.is_err() {
+            // A failed COMMIT (say, a deferred constraint) leaves the transaction open.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *held).await;
+        }
+        result
+    }
+}
+
+impl Deref for LaneTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        self.held.as_ref().expect("present until committed or dropped")
+    }
+}
+
+impl DerefMut for LaneTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.held.as_mut().expect("present until committed or dropped")
+    }
+}
+
+impl Drop for LaneTx {
+    fn drop(&mut self) {
+        let Some(mut held) = self.held.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            // The connection (and its permit) stays taken until the rollback has run.
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if sqlx::query("ROLLBACK").execute(&mut *held).await.is_err() {
+                        // Not knowing the connection's state, do not hand it back: closing it rolls back.
+                        held.conn.take();
+                    }
+                });
+            }
+            // No runtime to roll back on (the process is ending): closing the connection rolls back.
+            Err(_) => drop(held.conn.take()),
+        }
+    }
+}
+
+impl<'c> Executor<'c> for &'c Lane {
+    type Database = Sqlite;
+
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, sqlx::Result<Either<SqliteQueryResult, SqliteRow>>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Sqlite>,
+    {
+        // Collected while the connection is held, so the stream does not borrow it; callers here read small
+        // result sets whole anyway (`fetch_all`, `fetch_optional`).
+        futures::stream::once(async move {
+            match self.acquire().await {
+                Ok(mut conn) => conn.fetch_many(query).collect::<Vec<_>>().await,
+                Err(e) => vec![Err(e)],
+            }
+        })
+        .flat_map(futures::stream::iter)
+        .boxed()
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, sqlx::Result<Option<SqliteRow>>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Sqlite>,
+    {
+        Box::pin(async move { self.acquire().await?.fetch_optional(query).await })
+    }
+
+    fn execute<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, sqlx::Result<SqliteQueryResult>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Sqlite>,
+    {
+        Box::pin(async move { self.acquire().await?.execute(query).await })
+    }
+
+    fn fetch_all<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, sqlx::Result<Vec<SqliteRow>>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Sqlite>,
+    {
+        Box::pin(async move { self.acquire().await?.fetch(query).try_collect().await })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: sqlx::SqlStr,
+        parameters: &'e [SqliteTypeInfo],
+    ) -> BoxFuture<'e, sqlx::Result<SqliteStatement>>
+    where
+        'c: 'e,
+    {
+        Box::pin(async move { self.acquire().await?.prepare_with(sql, parameters).await })
+    }
+
+    // Required by the trait when sqlx's `offline` feature is on (its macros turn it on); used by `query!`.
+    fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, sqlx::Result<sqlx::Describe<Sqlite>>>
+    where
+        'c: 'e,
+    {
+        Box::pin(async move { self.acquire().await?.describe(sql).await })
+    }
+}
