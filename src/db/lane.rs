@@ -168,10 +168,10 @@ impl Drop for LaneTx {
             // The connection (and its permit) stays taken until the rollback has run.
             Ok(rt) => {
                 rt.spawn(async move {
-                    if sqlx::query("ROLLBACK").execute(&mut *held).await.is_err() {
-                        // Not knowing the connection's state, do not hand it back: closing it rolls back.
-                        held.conn.take();
-                    }
+                    // It fails only when no transaction is open (SQLite already rolled it back after an I/O
+                    // error, say); either way the connection is fit to hand back. Dropping it instead would
+                    // leave the lane a connection short for good.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *held).await;
                 });
             }
             // No runtime to roll back on (the process is ending): closing the connection rolls back.
@@ -241,5 +241,62 @@ impl<'c> Executor<'c> for &'c Lane {
         'c: 'e,
     {
         Box::pin(async move { self.acquire().await?.describe(sql).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lane(size: u32) -> (tempfile::TempDir, Lane) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new().filename(dir.path().join("t.db")).create_if_missing(true);
+        let lane = Lane::open(&options, size, Duration::from_secs(2)).await.unwrap();
+        sqlx::query("CREATE TABLE t (n INTEGER)").execute(&lane).await.unwrap();
+        (dir, lane)
+    }
+
+    async fn count(lane: &Lane) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(lane).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_transaction_dropped_uncommitted_is_rolled_back_and_the_writer_serves_on() {
+        let (_dir, lane) = lane(1).await;
+        let mut tx = lane.begin().await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)").execute(&mut *tx).await.unwrap();
+        drop(tx);
+        // The next holder waits for the rollback, then finds nothing written and no transaction left open.
+        assert_eq!(count(&lane).await, 0);
+        let mut tx = lane.begin().await.expect("a new transaction starts: the old one is gone");
+        sqlx::query("INSERT INTO t VALUES (2)").execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(count(&lane).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_hands_its_connection_back() {
+        let (_dir, lane) = lane(1).await;
+        // Polled once, then dropped mid-statement, as when a client goes away.
+        let started = futures::FutureExt::now_or_never(sqlx::query("INSERT INTO t VALUES (1)").execute(&lane));
+        assert!(started.is_none(), "the statement was still running when dropped");
+        let held = tokio::time::timeout(Duration::from_secs(1), lane.acquire()).await;
+        assert!(matches!(held, Ok(Ok(_))), "the one connection came back");
+        assert_eq!(lane.idle(), 0);
+    }
+
+    #[tokio::test]
+    async fn waiters_time_out_and_a_closed_lane_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new().filename(dir.path().join("t.db")).create_if_missing(true);
+        let lane = Lane::open(&options, 1, Duration::from_millis(50)).await.unwrap();
+        let held = lane.acquire().await.unwrap();
+        assert!(matches!(lane.acquire().await, Err(sqlx::Error::PoolTimedOut)));
+        drop(held);
+        assert_eq!(lane.idle(), 1);
+        lane.close().await;
+        assert!(lane.is_closed());
+        assert!(matches!(lane.acquire().await, Err(sqlx::Error::PoolClosed)));
+        assert!(sqlx::query("SELECT 1").execute(&lane).await.is_err());
     }
 }
