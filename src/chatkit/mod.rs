@@ -312,10 +312,10 @@ fn stream_turn(state: &AppState, turn: PreparedTurn, created: bool, echo_user: b
         let mut events = events;
         move |cx| events.poll_recv(cx)
     })
-    .flat_map(move |e| futures::stream::iter(r.render(e)))
-    .map(move |v: Value| {
+    .flat_map(move |e| futures::stream::iter(r.render(e).0))
+    .map(move |data: String| {
         let _open = &guard;
-        Ok::<_, Infallible>(Event::default().data(v.to_string()))
+        Ok::<_, Infallible>(Event::default().data(data))
     });
     sse(stream)
 }
@@ -340,9 +340,39 @@ struct Renderer {
     text: Option<(String, String)>,
 }
 
+/// A turn's ChatKit events, serialised as they are rendered.
+#[derive(Default)]
+struct Rendered(Vec<String>);
+
+impl Rendered {
+    fn push(&mut self, event: Value) {
+        self.0.push(event.to_string());
+    }
+
+    fn extend(&mut self, events: Vec<Value>) {
+        self.0.extend(events.iter().map(Value::to_string));
+    }
+}
+
+/// The event sent for every piece of the answer's text, the one a turn sends most: written straight from its
+/// fields rather than built as a `serde_json::Value` first.
+#[derive(serde::Serialize)]
+struct TextDeltaEvent<'a> {
+    r#type: &'static str,
+    item_id: &'a str,
+    update: TextDeltaUpdate<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct TextDeltaUpdate<'a> {
+    r#type: &'static str,
+    content_index: u32,
+    delta: &'a str,
+}
+
 impl Renderer {
-    fn render(&mut self, event: AgentEvent) -> Vec<Value> {
-        let mut out = vec![];
+    fn render(&mut self, event: AgentEvent) -> Rendered {
+        let mut out = Rendered::default();
         match event {
             AgentEvent::TurnStarted { conversation, user_message, .. } => {
                 if self.created {
@@ -396,8 +426,16 @@ impl Renderer {
                 if let Some((_, so_far)) = self.text.as_mut() {
                     so_far.push_str(&text);
                 }
-                out.push(json!({"type": "thread.item.updated", "item_id": self.answer_id, "update": {
-                    "type": "assistant_message.content_part.text_delta", "content_index": 0, "delta": text}}));
+                let delta = TextDeltaEvent {
+                    r#type: "thread.item.updated",
+                    item_id: &self.answer_id,
+                    update: TextDeltaUpdate {
+                        r#type: "assistant_message.content_part.text_delta",
+                        content_index: 0,
+                        delta: &text,
+                    },
+                };
+                out.0.push(serde_json::to_string(&delta).expect("strings and numbers serialise"));
             }
             AgentEvent::AnswerDone { message } => {
                 out.extend(self.close_workflow());
@@ -429,5 +467,30 @@ impl Renderer {
             }
             None => vec![],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_delta_is_the_event_chatkit_expects() {
+        let text = "Added \"milk\" ✓\n".to_string();
+        let delta = TextDeltaEvent {
+            r#type: "thread.item.updated",
+            item_id: "msg_1",
+            update: TextDeltaUpdate {
+                r#type: "assistant_message.content_part.text_delta",
+                content_index: 0,
+                delta: &text,
+            },
+        };
+        let written: Value = serde_json::from_str(&serde_json::to_string(&delta).unwrap()).unwrap();
+        assert_eq!(
+            written,
+            json!({"type": "thread.item.updated", "item_id": "msg_1", "update": {
+                "type": "assistant_message.content_part.text_delta", "content_index": 0, "delta": text}})
+        );
     }
 }
