@@ -16,7 +16,7 @@ use futures::stream::BoxStream;
 use serde_json::Value;
 
 /// A tool offered to the model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ToolSpec {
     pub name: String,
     pub description: String,

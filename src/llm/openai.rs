@@ -26,49 +26,107 @@ impl OpenAi {
     }
 }
 
-/// The request body: system prompt, history, tools, streaming with usage.
-pub fn request_body(model: &str, req: &ModelRequest) -> Value {
-    let mut messages = vec![json!({"role": "system", "content": req.system})];
+/// The request body: system prompt, history, tools, streaming with usage. Written straight from the request's
+/// fields, which it borrows: built as a `serde_json::Value`, every call copied the history and the tools' schemas.
+pub fn request_body<'a>(model: &'a str, req: &'a ModelRequest) -> body::Request<'a> {
+    use body::{Call, Function, Message, Request, StreamOptions, Tool};
+    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+    messages.push(Message::System { content: &req.system });
     for m in &req.messages {
         messages.push(match m {
-            ChatMessage::User(text) => json!({"role": "user", "content": text}),
-            ChatMessage::Assistant { text, tool_calls, .. } => {
-                let mut msg =
-                    json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
-                if !tool_calls.is_empty() {
-                    msg["tool_calls"] = tool_calls
-                        .iter()
-                        .map(|c| {
-                            let args = match &c.arguments {
-                                Value::String(raw) => raw.clone(),
-                                other => other.to_string(),
-                            };
-                            json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": args}})
-                        })
-                        .collect();
-                }
-                msg
-            }
+            ChatMessage::User(text) => Message::User { content: text },
+            ChatMessage::Assistant { text, tool_calls, .. } => Message::Assistant {
+                content: (!text.is_empty()).then_some(text.as_str()),
+                tool_calls: tool_calls
+                    .iter()
+                    .map(|c| Call {
+                        id: &c.id,
+                        r#type: "function",
+                        function: Function {
+                            name: &c.name,
+                            arguments: match &c.arguments {
+                                Value::String(raw) => Cow::Borrowed(raw.as_str()),
+                                other => Cow::Owned(other.to_string()),
+                            },
+                        },
+                    })
+                    .collect(),
+            },
             ChatMessage::ToolResult { call_id, result, .. } => {
-                json!({"role": "tool", "tool_call_id": call_id, "content": result.to_string()})
+                Message::Tool { tool_call_id: call_id, content: result.to_string() }
             }
         });
     }
-    let tools: Vec<Value> = req
-        .tools
-        .iter()
-        .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}))
-        .collect();
-    let mut body = json!({
-        "model": model,
-        "messages": messages,
-        "stream": true,
-        "stream_options": {"include_usage": true},
-    });
-    if !tools.is_empty() {
-        body["tools"] = json!(tools);
+    Request {
+        model,
+        messages,
+        stream: true,
+        stream_options: StreamOptions { include_usage: true },
+        tools: req.tools.iter().map(|t| Tool { r#type: "function", function: t }).collect(),
     }
-    body
+}
+
+/// The Chat Completions request as it goes on the wire.
+pub mod body {
+    use std::borrow::Cow;
+
+    use serde::Serialize;
+
+    use crate::llm::ToolSpec;
+
+    #[derive(Serialize)]
+    pub struct Request<'a> {
+        pub model: &'a str,
+        pub messages: Vec<Message<'a>>,
+        pub stream: bool,
+        pub stream_options: StreamOptions,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub tools: Vec<Tool<'a>>,
+    }
+
+    #[derive(Serialize)]
+    pub struct StreamOptions {
+        pub include_usage: bool,
+    }
+
+    #[derive(Serialize)]
+    #[serde(tag = "role", rename_all = "lowercase")]
+    pub enum Message<'a> {
+        System {
+            content: &'a str,
+        },
+        User {
+            content: &'a str,
+        },
+        Assistant {
+            content: Option<&'a str>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            tool_calls: Vec<Call<'a>>,
+        },
+        Tool {
+            tool_call_id: &'a str,
+            content: String,
+        },
+    }
+
+    #[derive(Serialize)]
+    pub struct Call<'a> {
+        pub id: &'a str,
+        pub r#type: &'static str,
+        pub function: Function<'a>,
+    }
+
+    #[derive(Serialize)]
+    pub struct Function<'a> {
+        pub name: &'a str,
+        pub arguments: Cow<'a, str>,
+    }
+
+    #[derive(Serialize)]
+    pub struct Tool<'a> {
+        pub r#type: &'static str,
+        pub function: &'a ToolSpec,
+    }
 }
 
 /// What one streamed chunk says, from the first choice.
@@ -355,6 +413,55 @@ fn flush(calls: &mut BTreeMap<u64, PartialCall>) -> Vec<Result<ModelEvent, LlmEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::ToolSpec;
+
+    #[test]
+    fn the_request_body_is_chat_completions_json() {
+        let call = |id: &str, arguments: Value| ToolCall { id: id.into(), name: "add_task".into(), arguments };
+        let req = ModelRequest {
+            system: "You manage tasks.".into(),
+            messages: vec![
+                ChatMessage::User("add milk".into()),
+                ChatMessage::Assistant {
+                    text: String::new(),
+                    tool_calls: vec![call("c1", json!({"title": "milk"})), call("c2", json!("{not json"))],
+                    provider_state: None,
+                },
+                ChatMessage::ToolResult { call_id: "c1".into(), name: "add_task".into(), result: json!({"ok": true}) },
+                ChatMessage::Assistant { text: "Added.".into(), tool_calls: vec![], provider_state: None },
+            ],
+            tools: vec![ToolSpec {
+                name: "add_task".into(),
+                description: "Adds a task.".into(),
+                parameters: json!({"type": "object", "properties": {"title": {"type": "string"}}}),
+            }]
+            .into(),
+            tasks: None,
+            user_name: None,
+        };
+        let body = serde_json::to_value(request_body("m", &req)).unwrap();
+        let function = |id: &str, args: &str| json!({"id": id, "type": "function", "function": {"name": "add_task", "arguments": args}});
+        assert_eq!(
+            body,
+            json!({
+                "model": "m",
+                "stream": true,
+                "stream_options": {"include_usage": true},
+                "messages": [
+                    {"role": "system", "content": "You manage tasks."},
+                    {"role": "user", "content": "add milk"},
+                    {"role": "assistant", "content": null,
+                     "tool_calls": [function("c1", r#"{"title":"milk"}"#), function("c2", "{not json")]},
+                    {"role": "tool", "tool_call_id": "c1", "content": r#"{"ok":true}"#},
+                    {"role": "assistant", "content": "Added."},
+                ],
+                "tools": [{"type": "function", "function": {"name": "add_task", "description": "Adds a task.",
+                    "parameters": {"type": "object", "properties": {"title": {"type": "string"}}}}}],
+            })
+        );
+        let without_tools = ModelRequest { tools: Vec::new().into(), ..req };
+        assert!(serde_json::to_value(request_body("m", &without_tools)).unwrap().get("tools").is_none());
+    }
 
     const CHUNKS: &[&str] = &[
         r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":null,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}"#,
