@@ -9,7 +9,6 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,7 +29,6 @@ struct Inner {
     permits: Arc<Semaphore>,
     size: u32,
     acquire_timeout: Duration,
-    closed: AtomicBool,
 }
 
 impl fmt::Debug for Lane {
@@ -51,7 +49,6 @@ impl Lane {
             permits: Arc::new(Semaphore::new(size as usize)),
             size,
             acquire_timeout,
-            closed: AtomicBool::new(false),
         })))
     }
 
@@ -85,12 +82,11 @@ impl Lane {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.0.closed.load(Ordering::Acquire)
+        self.0.permits.is_closed()
     }
 
     /// Closes the idle connections now and every other one as it is handed back; later requests fail.
     pub async fn close(&self) {
-        self.0.closed.store(true, Ordering::Release);
         self.0.permits.close();
         let idle = std::mem::take(&mut *self.0.idle.lock().unwrap_or_else(|p| p.into_inner()));
         for conn in idle {
@@ -123,7 +119,7 @@ impl DerefMut for Held {
 impl Drop for Held {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take()
-            && !self.lane.closed.load(Ordering::Acquire)
+            && !self.lane.permits.is_closed()
         {
             self.lane.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
         }

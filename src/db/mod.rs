@@ -9,10 +9,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 pub use lane::{Held, Lane, LaneTx};
 pub use timestamp::Timestamp;
@@ -41,7 +41,7 @@ pub struct SqlitePools {
     pub write: Lane,
     /// The connection that checkpoints the WAL in the background (see [`checkpoint_in_background`]); none
     /// for an in-memory database, whose `read` is `write` (it is private to its one connection).
-    checkpoints: Option<SqlitePool>,
+    checkpoints: Option<Lane>,
     /// Held by every copy of this `Db`: the checkpoint task ends once the last one is gone.
     #[allow(dead_code)] // held, never read
     alive: std::sync::Arc<()>,
@@ -136,7 +136,7 @@ impl Db {
             }));
         }
         let read = Lane::open(&options.clone().read_only(true), 8, Duration::from_secs(10)).await?;
-        let checkpoints = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let checkpoints = Lane::open(&options, 1, Duration::from_secs(10)).await?;
         let alive = std::sync::Arc::new(());
         tokio::spawn(checkpoint_in_background(checkpoints.clone(), std::sync::Arc::downgrade(&alive)));
         Ok(Db::Sqlite(SqlitePools { read, write, checkpoints: Some(checkpoints), alive }))
@@ -237,16 +237,16 @@ impl Db {
 
 /// Copies the WAL back into the database file from a connection of its own, so writers never wait for it. A
 /// passive checkpoint takes no lock that writers or readers need; it copies what no reader still uses, and a
-/// later one finishes the rest. Ends when the pool is closed (the database closes) or forgotten.
-async fn checkpoint_in_background(pool: SqlitePool, alive: std::sync::Weak<()>) {
+/// later one finishes the rest. Ends when its lane is closed (the database closes) or the database is forgotten.
+async fn checkpoint_in_background(lane: Lane, alive: std::sync::Weak<()>) {
     const EVERY: Duration = Duration::from_millis(500);
     loop {
         tokio::time::sleep(EVERY).await;
-        if alive.strong_count() == 0 || pool.is_closed() {
-            pool.close().await;
+        if alive.strong_count() == 0 || lane.is_closed() {
+            lane.close().await;
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&lane).await {
             tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
         }
     }

@@ -208,59 +208,53 @@ mod wire {
 
     #[derive(Deserialize)]
     pub struct Chunk<'a> {
-        #[serde(default, borrow)]
+        #[serde(borrow)]
         pub choices: Option<Vec<Choice<'a>>>,
-        #[serde(default)]
         pub usage: Option<Usage>,
-        #[serde(default)]
         pub error: Option<ErrorBody>,
     }
 
     #[derive(Deserialize)]
     pub struct Choice<'a> {
-        #[serde(default, borrow)]
+        #[serde(borrow)]
         pub delta: Option<Delta<'a>>,
-        #[serde(default, borrow)]
+        #[serde(borrow)]
         pub finish_reason: Option<Str<'a>>,
     }
 
     #[derive(Deserialize)]
     pub struct Delta<'a> {
-        #[serde(default, borrow)]
+        #[serde(borrow)]
         pub content: Option<Str<'a>>,
-        #[serde(default, borrow)]
+        #[serde(borrow)]
         pub tool_calls: Option<Vec<ToolCall<'a>>>,
     }
 
     #[derive(Deserialize)]
     pub struct ToolCall<'a> {
-        #[serde(default)]
         pub index: Option<u64>,
-        #[serde(default, borrow)]
+        #[serde(borrow)]
         pub id: Option<Str<'a>>,
-        #[serde(default, borrow)]
+        #[serde(borrow)]
         pub function: Option<Function<'a>>,
     }
 
     #[derive(Deserialize)]
     pub struct Function<'a> {
-        #[serde(default, borrow)]
+        #[serde(borrow)]
         pub name: Option<Str<'a>>,
-        #[serde(default, borrow)]
+        #[serde(borrow)]
         pub arguments: Option<Str<'a>>,
     }
 
     #[derive(Deserialize)]
     pub struct Usage {
-        #[serde(default)]
         pub prompt_tokens: Option<u64>,
-        #[serde(default)]
         pub completion_tokens: Option<u64>,
     }
 
     #[derive(Deserialize)]
     pub struct ErrorBody {
-        #[serde(default)]
         pub message: Option<String>,
     }
 }
