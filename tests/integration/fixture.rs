@@ -1,4 +1,4 @@
-//! A database written by a real Better Auth 1.7.25 server (shared/fixtures/better-auth/fixtures-auth.sqlite) is
+//! A database written by a real Better Auth 1.7.25 server (tests/fixtures/better-auth/fixtures-auth.sqlite) is
 //! migrated by the real binary and then served: its people sign in with their old passwords, its JWT key keeps
 //! signing, its session cookie keeps working, and nothing it held is changed.
 
@@ -21,7 +21,7 @@ const FIXTURE_COOKIE_TOKEN: &str = "UqCNeS8uaaPqfMM3KgFgtXAJBOXyhUzJ";
 const BETTER_AUTH_TABLES: [&str; 5] = ["user", "session", "account", "verification", "jwks"];
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/better-auth")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/better-auth")
 }
 
 /// Runs the real binary with only the given arguments: no TASKCHAT_* settings, no database URL, no secret.
@@ -90,7 +90,7 @@ async fn sign_in(app: &TestApp, email: &str, password: &str) -> (Client, Value) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_better_auth_database_is_migrated_and_served_unchanged() {
     let source = fixture_dir().join("fixtures-auth.sqlite");
-    assert!(source.is_file(), "fixture missing at {} (shared/ must sit beside the repo)", source.display());
+    assert!(source.is_file(), "fixture missing at {}", source.display());
     let data_dir = tempfile::tempdir().expect("temp dir");
     let db_path = data_dir.path().join("taskchat.db");
     std::fs::copy(&source, &db_path).expect("copy the fixture");
