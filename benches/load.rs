@@ -99,6 +99,10 @@ struct Args {
     /// cores, at least 1).
     #[arg(long, value_delimiter = ',', default_value = "2,1")]
     signin_hash_concurrency: Vec<usize>,
+    /// Numbers of people for the extra realistic-model runs in lockstep: every person's first turn starts at the
+    /// same instant (elsewhere first turns are spread over one turn's length). Empty for none.
+    #[arg(long, value_delimiter = ',', default_value = "50")]
+    lockstep_people: Vec<usize>,
     /// Shorter runs: 2 s per chat run, 1,000 streams only, fewer repetitions.
     #[arg(long)]
     quick: bool,
@@ -169,6 +173,13 @@ struct Profile {
     interval_ms: u64,
     /// Send the first piece of the text answer, then hold the stream open until released.
     hold: bool,
+}
+
+impl Profile {
+    /// The model's time for one turn: two requests, the tool call in 3 pieces and the answer in `chunks`.
+    fn turn_time(&self) -> Duration {
+        Duration::from_millis(2 * self.latency_ms + (2 + self.chunks.saturating_sub(1)) as u64 * self.interval_ms)
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -741,6 +752,8 @@ struct ChatRun {
     door: Door,
     people: usize,
     model: &'static str,
+    /// Whether every person's first turn started at the same instant.
+    lockstep: bool,
     turns: usize,
     errors: usize,
     error_samples: Vec<String>,
@@ -829,6 +842,20 @@ struct Cfg {
     startup_reps: usize,
     history_iters: usize,
     single_person_factor: f64,
+    /// Realistic-model runs with more than one person measure this many times as long: their p99 is the
+    /// figure with a target, and more turns make it steadier from run to run.
+    crowd_factor: f64,
+}
+
+impl Cfg {
+    fn chat_seconds(&self, model: &str, people: usize) -> f64 {
+        self.duration
+            * match (model, people) {
+                ("realistic", 1) => self.single_person_factor,
+                ("realistic", _) => self.crowd_factor,
+                _ => 1.0,
+            }
+    }
 }
 
 struct Bench {
@@ -1075,8 +1102,10 @@ impl Bench {
         p: Arc<Person>,
         door: Door,
         t0: Instant,
+        first_at: Instant,
         stop_at: Instant,
     ) -> Vec<TurnRec> {
+        tokio::time::sleep_until(first_at.into()).await;
         let mut conv: Option<String> = None;
         let mut in_conv = 0;
         let mut out = vec![];
@@ -1122,6 +1151,7 @@ impl Bench {
         n: usize,
         profile: Profile,
         model: &'static str,
+        lockstep: bool,
         seconds: f64,
     ) -> anyhow::Result<ChatRun> {
         self.fake.set(&self.http, profile).await?;
@@ -1140,10 +1170,15 @@ impl Bench {
                 (a, b.cpu_snap(pid))
             })
         };
+        // People's first turns are spread evenly over one turn's length, as people who arrive one by one are:
+        // started at the same instant against a model whose latency never varies, they would stay in lockstep,
+        // every turn queueing behind the others' (`--lockstep` measures that).
+        let spread = if lockstep { Duration::ZERO } else { profile.turn_time() };
         let tasks: Vec<_> = (0..n)
             .map(|i| {
                 let p = people[i % people.len()].clone();
-                tokio::spawn(self.clone().person_loop(srv.url.clone(), p, door, t0, stop_at))
+                let first_at = t0 + spread.mul_f64(i as f64 / n as f64);
+                tokio::spawn(self.clone().person_loop(srv.url.clone(), p, door, t0, first_at, stop_at))
             })
             .collect();
         let mut recs = vec![];
@@ -1196,6 +1231,7 @@ impl Bench {
             door,
             people: n,
             model,
+            lockstep,
             turns: share.len(),
             errors,
             error_samples,
@@ -1207,10 +1243,11 @@ impl Bench {
             cpu: CpuUse::between(a, b),
         };
         eprintln!(
-            "  chat {:<9} {:>4} people, {:<9} model: {:>7.1} turns/s, server share p50 {:.2} p95 {:.2} p99 {:.2} ms, \
+            "  chat {:<9} {:>4} people{}, {:<9} model: {:>7.1} turns/s, server share p50 {:.2} p95 {:.2} p99 {:.2} ms, \
              first byte p99 {:.2} ms, {} turns, {} errors; cores: server {:.2}, load {:.2}, postgres {:.2}, other {:.2}",
             format!("{door:?}"),
             n,
+            if lockstep { " in lockstep" } else { "" },
             model,
             run.per_sec,
             run.share.p50,
@@ -1263,8 +1300,8 @@ impl Bench {
             })
             .collect();
         let n = self.args.signin_people;
-        let seconds = self.cfg.duration;
-        let chat = self.chat_run(srv, people, Door::Api, n, realistic(&self.args), "realistic", seconds).await;
+        let seconds = self.cfg.chat_seconds("realistic", n);
+        let chat = self.chat_run(srv, people, Door::Api, n, realistic(&self.args), "realistic", false, seconds).await;
         stop.store(true, Ordering::Relaxed);
         let elapsed = t0.elapsed().as_secs_f64();
         let mut lat = vec![];
@@ -1622,11 +1659,14 @@ impl Bench {
         eprintln!("  signed up {} people in {:.1} s", people.len(), t.elapsed().as_secs_f64());
         if has(Phase::Chat) {
             for (model, profile) in [("realistic", realistic(args)), ("zero", zero_latency(args))] {
+                // Lockstep runs only with the realistic model: with a zero-latency one, turns never wait for it.
+                let lockstep = args.lockstep_people.iter().filter(|&&n| n > 1 && model == "realistic");
+                let runs: Vec<(usize, bool)> =
+                    args.people.iter().map(|&n| (n, false)).chain(lockstep.map(|&n| (n, true))).collect();
                 for &door in &args.doors {
-                    for &n in &args.people {
-                        let factor = if n == 1 && model == "realistic" { self.cfg.single_person_factor } else { 1.0 };
-                        let seconds = self.cfg.duration * factor;
-                        match self.chat_run(&srv, &people, door, n, profile, model, seconds).await {
+                    for &(n, lockstep) in &runs {
+                        let seconds = self.cfg.chat_seconds(model, n);
+                        match self.chat_run(&srv, &people, door, n, profile, model, lockstep, seconds).await {
                             Ok(r) => report.chat.push(r),
                             Err(e) => report.notes.push(format!("chat {door:?} {n} people {model}: {e:#}")),
                         }
@@ -1645,7 +1685,9 @@ impl Bench {
             let baseline = report
                 .chat
                 .iter()
-                .find(|r| r.door == Door::Api && r.people == args.signin_people && r.model == "realistic")
+                .find(|r| {
+                    r.door == Door::Api && r.people == args.signin_people && r.model == "realistic" && !r.lockstep
+                })
                 .cloned();
             for &hc in &args.signin_hash_concurrency {
                 let mut with = spec.clone();
@@ -1985,16 +2027,20 @@ impl Report<'_> {
                 "The realistic model answers each request after {} ms and streams its text answer in {} pieces {} ms \
                  apart (its tool call in 3 pieces): about {} ms of model time per turn, two model requests each. The \
                  zero-latency model answers at once. Chat runs measure {} s after {} s of warm-up ({} s with one \
-                 person); each person sends {} turns to a conversation, then starts a new one. PostgreSQL is the \
+                 person, {} s with more and the realistic model); each person sends {} turns to a conversation, then starts a new one. People's first turns are spread \
+                 evenly over one turn's model time, as people arriving one by one are; the runs *in lockstep* start \
+                 them all at the same instant instead, and as the model's latency never varies they stay in step, \
+                 each turn queueing behind the others'. PostgreSQL is the \
                  throwaway cluster of `scripts/pg.sh` (fsync off, as in the tests); SQLite is the server's default \
                  file in WAL mode.",
                 a.latency_ms,
                 a.chunks,
                 a.chunk_interval_ms,
-                2 * a.latency_ms + (2 + a.chunks.saturating_sub(1)) as u64 * a.chunk_interval_ms,
+                realistic(a).turn_time().as_millis(),
                 f(cfg.duration),
                 f(cfg.warmup),
-                f(cfg.duration * cfg.single_person_factor),
+                f(cfg.chat_seconds("realistic", 1)),
+                f(cfg.chat_seconds("realistic", 2)),
                 TURNS_PER_CONVERSATION
             ),
         );
@@ -2005,13 +2051,30 @@ impl Report<'_> {
         line(w, "| Figure | Target | SQLite | PostgreSQL |");
         line(w, "|---|---|---|---|");
         let chat = |r: &DbReport, door: Door, n: usize, model: &str| {
-            r.chat.iter().find(|c| c.door == door && c.people == n && c.model == model).cloned()
+            r.chat.iter().find(|c| c.door == door && c.people == n && c.model == model && !c.lockstep).cloned()
         };
         for &door in &a.doors {
             let cells = self.cells(|_, r| {
                 chat(r, door, 50, "realistic").map(|c| (format!("{} ms", f(c.share.p99)), Some(c.share.p99 < 10.0)))
             });
             line(w, &format!("| Server share of a chat turn, p99, 50 people, {} | < 10 ms |{cells}", door.name()));
+        }
+        for &n in a.lockstep_people.iter().filter(|&&n| n > 1) {
+            for &door in &a.doors {
+                let cells = self.cells(|_, r| {
+                    r.chat
+                        .iter()
+                        .find(|c| c.door == door && c.people == n && c.lockstep)
+                        .map(|c| (format!("{} ms", f(c.share.p99)), None))
+                });
+                line(
+                    w,
+                    &format!(
+                        "| Server share of a chat turn, p99, {n} people in lockstep (the worst case), {} | — |{cells}",
+                        door.name()
+                    ),
+                );
+            }
         }
         for &door in &a.doors {
             let cells = self.cells(|k, r| {
@@ -2325,7 +2388,7 @@ fn chat_row(db: &str, c: &ChatRun) -> String {
     format!(
         "| {db} | {} | {} | {} | {} / {} / {} | {} / {} / {} | {} / {} | {} | {} | {} |",
         c.door.name(),
-        c.people,
+        if c.lockstep { format!("{}, in lockstep", c.people) } else { c.people.to_string() },
         f(c.per_sec),
         f(c.share.p50),
         f(c.share.p95),
@@ -2365,6 +2428,7 @@ async fn run(args: Args, argv: Vec<String>) -> anyhow::Result<()> {
             startup_reps: 3,
             history_iters: 50,
             single_person_factor: 1.0,
+            crowd_factor: 1.0,
         }
     } else {
         Cfg {
@@ -2374,6 +2438,7 @@ async fn run(args: Args, argv: Vec<String>) -> anyhow::Result<()> {
             startup_reps: 5,
             history_iters: 200,
             single_person_factor: 3.0,
+            crowd_factor: 2.0,
         }
     };
     let shown: Vec<String> = argv.iter().skip(1).filter(|a| *a != "--bench").map(|a| shell_quote(a)).collect();
