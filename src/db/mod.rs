@@ -272,7 +272,7 @@ impl CheckpointPolicy {
 /// A passive checkpoint takes no lock that writers or readers need; it copies what no reader still uses, and a
 /// later one finishes the rest. But SQLite starts the WAL over from its beginning only when a write begins while
 /// every frame is copied and no reader holds an older snapshot, which under steady reads and writes never
-/// happens: the file grew by gigabytes in minutes of load, and reads slowed as the WAL index grew. So once the WAL
+/// happens: the file grew by gigabytes in minutes of benchmark load. So once the WAL
 /// holds `restart_frames`, a restart checkpoint runs while the writer is held (writers queue in order meanwhile,
 /// instead of sleeping in SQLite's busy handler): it copies what the passive one left, waits briefly for readers
 /// of older snapshots, and the next write starts the WAL over. Ends when its lane is closed (the database closes)
