@@ -370,6 +370,16 @@ struct TextDeltaUpdate<'a> {
     delta: &'a str,
 }
 
+/// The serialised `thread.item.updated` event that adds `delta` to the answer `item_id`.
+fn text_delta_event(item_id: &str, delta: &str) -> String {
+    let event = TextDeltaEvent {
+        r#type: "thread.item.updated",
+        item_id,
+        update: TextDeltaUpdate { r#type: "assistant_message.content_part.text_delta", content_index: 0, delta },
+    };
+    serde_json::to_string(&event).expect("strings and numbers serialise")
+}
+
 impl Renderer {
     fn render(&mut self, event: AgentEvent) -> Rendered {
         let mut out = Rendered::default();
@@ -426,16 +436,7 @@ impl Renderer {
                 if let Some((_, so_far)) = self.text.as_mut() {
                     so_far.push_str(&text);
                 }
-                let delta = TextDeltaEvent {
-                    r#type: "thread.item.updated",
-                    item_id: &self.answer_id,
-                    update: TextDeltaUpdate {
-                        r#type: "assistant_message.content_part.text_delta",
-                        content_index: 0,
-                        delta: &text,
-                    },
-                };
-                out.0.push(serde_json::to_string(&delta).expect("strings and numbers serialise"));
+                out.0.push(text_delta_event(&self.answer_id, &text));
             }
             AgentEvent::AnswerDone { message } => {
                 out.extend(self.close_workflow());
@@ -477,16 +478,7 @@ mod tests {
     #[test]
     fn a_text_delta_is_the_event_chatkit_expects() {
         let text = "Added \"milk\" ✓\n".to_string();
-        let delta = TextDeltaEvent {
-            r#type: "thread.item.updated",
-            item_id: "msg_1",
-            update: TextDeltaUpdate {
-                r#type: "assistant_message.content_part.text_delta",
-                content_index: 0,
-                delta: &text,
-            },
-        };
-        let written: Value = serde_json::from_str(&serde_json::to_string(&delta).unwrap()).unwrap();
+        let written: Value = serde_json::from_str(&text_delta_event("msg_1", &text)).unwrap();
         assert_eq!(
             written,
             json!({"type": "thread.item.updated", "item_id": "msg_1", "update": {
