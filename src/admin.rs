@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::db::{Db, Timestamp};
+use crate::db::{BeginWrite, Db, Timestamp};
 use crate::{with_db, with_db_write};
 
 /// A person as the operator sees them.
@@ -72,7 +72,8 @@ pub async fn find_user(db: &Db, email_or_id: &str) -> sqlx::Result<Option<UserSu
 }
 
 pub async fn set_verified(db: &Db, id: &str, verified: bool) -> sqlx::Result<()> {
-    with_db_write!(db, |pool| {
+    let id = id.to_owned();
+    with_db_write!(db, move |pool| {
         sqlx::query(r#"UPDATE "user" SET "emailVerified" = $1, "updatedAt" = $2 WHERE "id" = $3"#)
             .bind(verified)
             .bind(Timestamp::now())
@@ -85,18 +86,19 @@ pub async fn set_verified(db: &Db, id: &str, verified: bool) -> sqlx::Result<()>
 
 /// Disables (or enables) a person. Disabling ends every session of theirs in the same transaction.
 pub async fn set_disabled(db: &Db, id: &str, disabled: bool) -> sqlx::Result<u64> {
-    with_db_write!(db, |pool| {
-        let mut tx = pool.begin().await?;
+    let id = id.to_owned();
+    with_db_write!(db, move |pool| {
+        let mut tx = pool.begin_write().await?;
         sqlx::query(r#"UPDATE "user" SET "banned" = $1, "banReason" = $2, "updatedAt" = $3 WHERE "id" = $4"#)
             .bind(disabled)
             .bind(disabled.then_some("disabled by an operator"))
             .bind(Timestamp::now())
-            .bind(id)
+            .bind(&id)
             .execute(&mut *tx)
             .await?;
         let ended = if disabled {
             sqlx::query(r#"DELETE FROM "session" WHERE "userId" = $1"#)
-                .bind(id)
+                .bind(&id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
@@ -138,7 +140,8 @@ pub async fn list_sessions(db: &Db, user_id: Option<&str>) -> sqlx::Result<Vec<S
 
 /// Ends one session by its id; false when there is none.
 pub async fn revoke_session(db: &Db, id: &str) -> sqlx::Result<bool> {
-    with_db_write!(db, |pool| {
+    let id = id.to_owned();
+    with_db_write!(db, move |pool| {
         sqlx::query(r#"DELETE FROM "session" WHERE "id" = $1"#)
             .bind(id)
             .execute(pool)

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::db::{Db, Timestamp};
+use crate::db::{BeginWrite, Db, Timestamp};
 use crate::{with_db, with_db_write};
 
 /// A person's account as Better Auth shows it.
@@ -93,8 +93,9 @@ pub enum CreateUser {
 
 /// Creates the user and their credential account in one transaction.
 pub async fn create_user_with_password(db: &Db, user: &User, account_id: &str, hash: &str) -> sqlx::Result<CreateUser> {
-    let result: sqlx::Result<()> = with_db_write!(db, |pool| {
-        let mut tx = pool.begin().await?;
+    let (user, account_id, hash) = (user.clone(), account_id.to_owned(), hash.to_owned());
+    let result: sqlx::Result<()> = with_db_write!(db, move |pool| {
+        let mut tx = pool.begin_write().await?;
         sqlx::query(
             r#"INSERT INTO "user" ("name", "email", "emailVerified", "image", "createdAt", "updatedAt", "id")
                VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
@@ -112,9 +113,9 @@ pub async fn create_user_with_password(db: &Db, user: &User, account_id: &str, h
             r#"INSERT INTO "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
                VALUES ($1, $2, 'credential', $2, $3, $4, $4)"#,
         )
-        .bind(account_id)
+        .bind(&account_id)
         .bind(&user.id)
-        .bind(hash)
+        .bind(&hash)
         .bind(user.created_at)
         .execute(&mut *tx)
         .await?;
@@ -129,13 +130,14 @@ pub async fn create_user_with_password(db: &Db, user: &User, account_id: &str, h
 
 pub async fn update_user(db: &Db, id: &str, name: Option<&str>, image: Option<Option<&str>>) -> sqlx::Result<()> {
     let now = Timestamp::now();
-    with_db_write!(db, |pool| {
-        let mut tx = pool.begin().await?;
+    let (id, name, image) = (id.to_owned(), name.map(str::to_owned), image.map(|i| i.map(str::to_owned)));
+    with_db_write!(db, move |pool| {
+        let mut tx = pool.begin_write().await?;
         if let Some(name) = name {
             sqlx::query(r#"UPDATE "user" SET "name" = $1, "updatedAt" = $2 WHERE "id" = $3"#)
                 .bind(name)
                 .bind(now)
-                .bind(id)
+                .bind(&id)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -143,7 +145,7 @@ pub async fn update_user(db: &Db, id: &str, name: Option<&str>, image: Option<Op
             sqlx::query(r#"UPDATE "user" SET "image" = $1, "updatedAt" = $2 WHERE "id" = $3"#)
                 .bind(image)
                 .bind(now)
-                .bind(id)
+                .bind(&id)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -152,7 +154,8 @@ pub async fn update_user(db: &Db, id: &str, name: Option<&str>, image: Option<Op
 }
 
 pub async fn set_password_hash(db: &Db, user_id: &str, hash: &str) -> sqlx::Result<()> {
-    with_db_write!(db, |pool| {
+    let (user_id, hash) = (user_id.to_owned(), hash.to_owned());
+    with_db_write!(db, move |pool| {
         sqlx::query(
             r#"UPDATE "account" SET "password" = $1, "updatedAt" = $2
                WHERE "userId" = $3 AND "providerId" = 'credential' AND "accountId" = $3"#,
@@ -168,13 +171,15 @@ pub async fn set_password_hash(db: &Db, user_id: &str, hash: &str) -> sqlx::Resu
 
 /// Deletes the user; the foreign keys cascade to everything of theirs.
 pub async fn delete_user(db: &Db, id: &str) -> sqlx::Result<bool> {
-    with_db_write!(db, |pool| {
+    let id = id.to_owned();
+    with_db_write!(db, move |pool| {
         sqlx::query(r#"DELETE FROM "user" WHERE "id" = $1"#).bind(id).execute(pool).await.map(|r| r.rows_affected() > 0)
     })
 }
 
 pub async fn insert_session(db: &Db, s: &Session) -> sqlx::Result<()> {
-    with_db_write!(db, |pool| {
+    let s = s.clone();
+    with_db_write!(db, move |pool| {
         sqlx::query(
             r#"INSERT INTO "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
@@ -240,7 +245,8 @@ pub async fn find_session_by_token(db: &Db, token: &str) -> sqlx::Result<Option<
 }
 
 pub async fn extend_session(db: &Db, id: &str, expires_at: Timestamp, now: Timestamp) -> sqlx::Result<()> {
-    with_db_write!(db, |pool| {
+    let id = id.to_owned();
+    with_db_write!(db, move |pool| {
         sqlx::query(r#"UPDATE "session" SET "expiresAt" = $1, "updatedAt" = $2 WHERE "id" = $3"#)
             .bind(expires_at)
             .bind(now)
@@ -265,14 +271,16 @@ pub async fn list_active_sessions(db: &Db, user_id: &str, now: Timestamp) -> sql
 }
 
 pub async fn delete_session_by_token(db: &Db, token: &str) -> sqlx::Result<()> {
-    with_db_write!(db, |pool| {
+    let token = token.to_owned();
+    with_db_write!(db, move |pool| {
         sqlx::query(r#"DELETE FROM "session" WHERE "token" = $1"#).bind(token).execute(pool).await.map(|_| ())
     })
 }
 
 /// Deletes the session only when it belongs to `user_id` (revoking someone else's token does nothing).
 pub async fn delete_user_session_by_token(db: &Db, user_id: &str, token: &str) -> sqlx::Result<()> {
-    with_db_write!(db, |pool| {
+    let (user_id, token) = (user_id.to_owned(), token.to_owned());
+    with_db_write!(db, move |pool| {
         sqlx::query(r#"DELETE FROM "session" WHERE "token" = $1 AND "userId" = $2"#)
             .bind(token)
             .bind(user_id)
@@ -284,10 +292,11 @@ pub async fn delete_user_session_by_token(db: &Db, user_id: &str, token: &str) -
 
 /// Deletes every session of the user except `keep_token` (none kept when `None`); returns how many ended.
 pub async fn delete_user_sessions(db: &Db, user_id: &str, keep_token: Option<&str>) -> sqlx::Result<u64> {
-    with_db_write!(db, |pool| {
+    let (user_id, keep_token) = (user_id.to_owned(), keep_token.unwrap_or("").to_owned());
+    with_db_write!(db, move |pool| {
         sqlx::query(r#"DELETE FROM "session" WHERE "userId" = $1 AND "token" <> $2"#)
             .bind(user_id)
-            .bind(keep_token.unwrap_or(""))
+            .bind(keep_token)
             .execute(pool)
             .await
             .map(|r| r.rows_affected())
@@ -305,7 +314,8 @@ pub async fn list_jwks(db: &Db) -> sqlx::Result<Vec<JwksRow>> {
 }
 
 pub async fn insert_jwk(db: &Db, id: &str, public_key: &str, private_key: &str, now: Timestamp) -> sqlx::Result<()> {
-    with_db_write!(db, |pool| {
+    let (id, public_key, private_key) = (id.to_owned(), public_key.to_owned(), private_key.to_owned());
+    with_db_write!(db, move |pool| {
         sqlx::query(
             r#"INSERT INTO "jwks" ("id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv")
                VALUES ($1, $2, $3, $4, NULL, 'EdDSA', 'Ed25519')"#,

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::FromRow;
 
-use crate::db::{Db, Timestamp};
+use crate::db::{BeginWrite, Db, Timestamp};
 use crate::{with_db, with_db_write};
 
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
@@ -67,7 +67,8 @@ macro_rules! message_columns {
 
 pub async fn create_conversation(db: &Db, user_id: &str, id: &str, title: Option<&str>) -> sqlx::Result<Conversation> {
     let now = Timestamp::now();
-    with_db_write!(db, |pool| {
+    let (id, user_id, title) = (id.to_owned(), user_id.to_owned(), title.map(str::to_owned));
+    with_db_write!(db, move |pool| {
         sqlx::query_as::<_, Conversation>(
             "INSERT INTO conversation (id, user_id, title, last_seq, created_at, updated_at)
              VALUES ($1, $2, $3, 0, $4, $4) RETURNING id, title, created_at, updated_at",
@@ -121,7 +122,8 @@ pub async fn list_conversations(
 }
 
 pub async fn rename_conversation(db: &Db, user_id: &str, id: &str, title: &str) -> sqlx::Result<Option<Conversation>> {
-    with_db_write!(db, |pool| {
+    let (user_id, id, title) = (user_id.to_owned(), id.to_owned(), title.to_owned());
+    with_db_write!(db, move |pool| {
         sqlx::query_as::<_, Conversation>(
             "UPDATE conversation SET title = $1 WHERE id = $2 AND user_id = $3
              RETURNING id, title, created_at, updated_at",
@@ -136,7 +138,8 @@ pub async fn rename_conversation(db: &Db, user_id: &str, id: &str, title: &str) 
 
 /// Sets the title only if it has none yet (the first message names the conversation).
 pub async fn set_title_if_unset(db: &Db, user_id: &str, id: &str, title: &str) -> sqlx::Result<bool> {
-    with_db_write!(db, |pool| {
+    let (user_id, id, title) = (user_id.to_owned(), id.to_owned(), title.to_owned());
+    with_db_write!(db, move |pool| {
         sqlx::query("UPDATE conversation SET title = $1 WHERE id = $2 AND user_id = $3 AND title IS NULL")
             .bind(title)
             .bind(id)
@@ -149,7 +152,8 @@ pub async fn set_title_if_unset(db: &Db, user_id: &str, id: &str, title: &str) -
 
 /// Deletes the caller's conversation (its messages cascade) and returns it as it was.
 pub async fn delete_conversation(db: &Db, user_id: &str, id: &str) -> sqlx::Result<Option<Conversation>> {
-    with_db_write!(db, |pool| {
+    let (user_id, id) = (user_id.to_owned(), id.to_owned());
+    with_db_write!(db, move |pool| {
         sqlx::query_as::<_, Conversation>(
             "DELETE FROM conversation WHERE id = $1 AND user_id = $2 RETURNING id, title, created_at, updated_at",
         )
@@ -210,8 +214,10 @@ pub async fn insert_message_with_id(
     );
     let now = Timestamp::now();
     let calls = (!tool_calls.is_empty()).then(|| Value::Array(tool_calls.to_vec()).to_string());
-    let row: Option<MessageRow> = with_db_write!(db, |pool| {
-        let sql = if matches!(db, Db::Postgres(_)) { POSTGRES } else { SQLITE };
+    let sql = if matches!(db, Db::Postgres(_)) { POSTGRES } else { SQLITE };
+    let (id, conversation_id, user_id) = (id.to_owned(), conversation_id.to_owned(), user_id.to_owned());
+    let (role, content) = (role.to_owned(), content.to_owned());
+    let row: Option<MessageRow> = with_db_write!(db, move |pool| {
         sqlx::query_as(sql)
             .bind(id)
             .bind(conversation_id)
@@ -222,8 +228,8 @@ pub async fn insert_message_with_id(
             .bind(partial)
             .bind(now)
             .fetch_optional(pool)
-            .await?
-    });
+            .await
+    })?;
     Ok(row.map(Message::from))
 }
 
@@ -352,7 +358,8 @@ pub async fn find_message(db: &Db, user_id: &str, conversation_id: &str, id: &st
 
 /// Removes every message after `seq` (a retry replaces what followed the person's message).
 pub async fn delete_messages_after(db: &Db, user_id: &str, conversation_id: &str, seq: i64) -> sqlx::Result<u64> {
-    with_db_write!(db, |pool| {
+    let (user_id, conversation_id) = (user_id.to_owned(), conversation_id.to_owned());
+    with_db_write!(db, move |pool| {
         sqlx::query("DELETE FROM message WHERE conversation_id = $1 AND user_id = $2 AND seq > $3")
             .bind(conversation_id)
             .bind(user_id)
@@ -371,28 +378,31 @@ pub async fn set_feedback(
     message_ids: &[String],
     kind: &str,
 ) -> sqlx::Result<u64> {
-    let mut found = 0;
-    with_db_write!(db, |pool| {
-        let mut tx = pool.begin().await?;
+    let (user_id, conversation_id) = (user_id.to_owned(), conversation_id.to_owned());
+    let (message_ids, kind) = (message_ids.to_vec(), kind.to_owned());
+    with_db_write!(db, move |pool| {
+        let mut found = 0;
+        let mut tx = pool.begin_write().await?;
         for id in message_ids {
             found +=
                 sqlx::query("UPDATE message SET feedback = $1 WHERE id = $2 AND conversation_id = $3 AND user_id = $4")
-                    .bind(kind)
+                    .bind(&kind)
                     .bind(id)
-                    .bind(conversation_id)
-                    .bind(user_id)
+                    .bind(&conversation_id)
+                    .bind(&user_id)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
         }
-        tx.commit().await
-    })?;
-    Ok(found)
+        tx.commit().await?;
+        Ok(found)
+    })
 }
 
 /// Removes one message of the caller's (a cut-short answer replaced by the full one).
 pub async fn delete_message(db: &Db, user_id: &str, id: &str) -> sqlx::Result<()> {
-    with_db_write!(db, |pool| {
+    let (user_id, id) = (user_id.to_owned(), id.to_owned());
+    with_db_write!(db, move |pool| {
         sqlx::query("DELETE FROM message WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)

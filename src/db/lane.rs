@@ -4,8 +4,8 @@
 //! every ping is a message to the connection's worker thread and back, so a one-statement write held the single
 //! writer for three round trips between threads instead of one, and the next writer waited for all three. A
 //! [`Lane`] hands a connection back as soon as its holder is done, with no round trip: SQLite keeps no state
-//! between statements that a ping could repair, and a transaction left open by a cancelled request is rolled
-//! back before the connection serves anyone else (see [`LaneTx`]).
+//! between statements that a ping could repair. Transactions run on the [`Writer`](super::Writer) thread, which
+//! finishes each one whether or not its caller still waits.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -65,14 +65,6 @@ impl Lane {
         Ok(Held { lane: self.0.clone(), conn: Some(conn), _permit: permit })
     }
 
-    /// Starts a write transaction on a connection of this lane.
-    pub async fn begin(&self) -> sqlx::Result<LaneTx> {
-        let mut held = self.acquire().await?;
-        // IMMEDIATE takes the write lock now, so a transaction never fails halfway for want of it.
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *held).await?;
-        Ok(LaneTx { held: Some(held) })
-    }
-
     pub fn size(&self) -> u32 {
         self.0.size
     }
@@ -122,56 +114,6 @@ impl Drop for Held {
             && !self.lane.permits.is_closed()
         {
             self.lane.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
-        }
-    }
-}
-
-/// A write transaction on a lane's connection: `commit` it, or it is rolled back when dropped (also when the
-/// request holding it is cancelled), before the connection serves anyone else.
-pub struct LaneTx {
-    held: Option<Held>,
-}
-
-impl LaneTx {
-    pub async fn commit(mut self) -> sqlx::Result<()> {
-        let mut held = self.held.take().expect("present until committed or dropped");
-        let result = sqlx::query("COMMIT").execute(&mut *held).await.map(|_| ());
-        if result.is_err() {
-            // A failed COMMIT (say, a deferred constraint) leaves the transaction open.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *held).await;
-        }
-        result
-    }
-}
-
-impl Deref for LaneTx {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
-        self.held.as_ref().expect("present until committed or dropped")
-    }
-}
-
-impl DerefMut for LaneTx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        self.held.as_mut().expect("present until committed or dropped")
-    }
-}
-
-impl Drop for LaneTx {
-    fn drop(&mut self) {
-        let Some(mut held) = self.held.take() else { return };
-        match tokio::runtime::Handle::try_current() {
-            // The connection (and its permit) stays taken until the rollback has run.
-            Ok(rt) => {
-                rt.spawn(async move {
-                    // It fails only when no transaction is open (SQLite already rolled it back after an I/O
-                    // error, say); either way the connection is fit to hand back. Dropping it instead would
-                    // leave the lane a connection short for good.
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *held).await;
-                });
-            }
-            // No runtime to roll back on (the process is ending): closing the connection rolls back.
-            Err(_) => drop(held.conn.take()),
         }
     }
 }
@@ -250,24 +192,6 @@ mod tests {
         let lane = Lane::open(&options, size, Duration::from_secs(2)).await.unwrap();
         sqlx::query("CREATE TABLE t (n INTEGER)").execute(&lane).await.unwrap();
         (dir, lane)
-    }
-
-    async fn count(lane: &Lane) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(lane).await.unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_transaction_dropped_uncommitted_is_rolled_back_and_the_writer_serves_on() {
-        let (_dir, lane) = lane(1).await;
-        let mut tx = lane.begin().await.unwrap();
-        sqlx::query("INSERT INTO t VALUES (1)").execute(&mut *tx).await.unwrap();
-        drop(tx);
-        // The next holder waits for the rollback, then finds nothing written and no transaction left open.
-        assert_eq!(count(&lane).await, 0);
-        let mut tx = lane.begin().await.expect("a new transaction starts: the old one is gone");
-        sqlx::query("INSERT INTO t VALUES (2)").execute(&mut *tx).await.unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(count(&lane).await, 1);
     }
 
     #[tokio::test]

@@ -4,18 +4,21 @@
 
 mod lane;
 mod timestamp;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use sqlx::PgPool;
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
-pub use lane::{Held, Lane, LaneTx};
+pub use lane::{Held, Lane};
 pub use timestamp::Timestamp;
+pub use writer::Writer;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -31,14 +34,15 @@ pub enum Db {
 
 /// SQLite admits one writer at a time. A writer that finds the lock taken sleeps in SQLite's busy handler
 /// (1, 2, 5 … 100 ms) instead of being woken when it frees, which under load made writes wait far longer
-/// than they run. So every write goes through `write`, a pool of one connection whose waiters queue in
-/// order; `read` holds read-only connections (WAL lets them read while the writer writes), so a write sent
-/// to it by mistake fails in tests instead of silently contending. Both are [`Lane`]s, not sqlx pools (see
-/// there why).
+/// than they run. So every write goes through `write`, a lane of one connection, which the [`Writer`]
+/// thread takes for each queued write in order; `read` holds read-only connections (WAL lets them read while
+/// the writer writes), so a write sent to it by mistake fails in tests instead of silently contending. Both
+/// are [`Lane`]s, not sqlx pools (see there why).
 #[derive(Clone, Debug)]
 pub struct SqlitePools {
     pub read: Lane,
     pub write: Lane,
+    pub writer: Writer,
     /// The connection that checkpoints the WAL in the background (see [`checkpoint_in_background`]); none
     /// for an in-memory database, whose `read` is `write` (it is private to its one connection).
     checkpoints: Option<Lane>,
@@ -64,12 +68,45 @@ macro_rules! with_db {
     };
 }
 
-/// Like [`with_db!`], for statements and transactions that write.
+/// Like [`with_db!`], for statements and transactions that write; `$body` evaluates to a `sqlx::Result`.
+///
+/// On SQLite `$body` runs on the [`Writer`] thread with `$pool` bound to the writer connection, so it owns
+/// what it uses (`move`); on PostgreSQL it runs in place with `$pool` the pool. Either way a `?` in it ends
+/// `$body`, not the function around it. A transaction starts with
+/// [`BeginWrite::begin_write`].
 #[macro_export]
 macro_rules! with_db_write {
-    ($db:expr, |$pool:ident| $body:expr) => {
-        $crate::with_db!(@on write, $db, |$pool| $body)
+    ($db:expr, move |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(pools) => {
+                pools.writer.run(move |$pool| ::std::boxed::Box::pin(async move { $body })).await
+            }
+            // In a block of its own as on SQLite, so a `?` in `$body` ends `$body` alike on both.
+            $crate::db::Db::Postgres($pool) => async move { $body }.await,
+        }
     };
+}
+
+/// Starts a write transaction on whichever database `with_db_write!` bound.
+pub trait BeginWrite<'c> {
+    type Database: sqlx::Database;
+    fn begin_write(self) -> BoxFuture<'c, sqlx::Result<sqlx::Transaction<'c, Self::Database>>>;
+}
+
+impl<'c> BeginWrite<'c> for &'c mut sqlx::SqliteConnection {
+    type Database = sqlx::Sqlite;
+    /// IMMEDIATE takes the write lock at once, so a transaction never fails halfway for want of it when
+    /// another process (an operator's `taskchat users …`) writes too.
+    fn begin_write(self) -> BoxFuture<'c, sqlx::Result<sqlx::Transaction<'c, sqlx::Sqlite>>> {
+        Box::pin(sqlx::Connection::begin_with(self, "BEGIN IMMEDIATE"))
+    }
+}
+
+impl<'c> BeginWrite<'c> for &'c PgPool {
+    type Database = sqlx::Postgres;
+    fn begin_write(self) -> BoxFuture<'c, sqlx::Result<sqlx::Transaction<'c, sqlx::Postgres>>> {
+        Box::pin(async move { self.begin().await })
+    }
 }
 
 /// One applied or pending migration, for `taskchat migrate status`.
@@ -120,8 +157,7 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        // Writers queue for the one connection; 30 s covers a burst of hundreds of turns at once. The writer
-        // does not checkpoint: SQLite would do it inside whichever commit crosses 1,000 WAL pages, holding the
+        // The writer does not checkpoint: SQLite would do it inside whichever commit crosses 1,000 WAL pages, holding the
         // write lock for the 5-10 ms of copying and fsync while every other writer waits.
         // The WAL is restarted from its start after each restart checkpoint (see `checkpoint_in_background`);
         // the size limit then gives back the disk space a burst of writes took.
@@ -130,7 +166,7 @@ impl Db {
             .create_if_missing(true)
             .pragma("wal_autocheckpoint", "0")
             .pragma("journal_size_limit", (policy.restart_frames.saturating_mul(4096)).to_string());
-        let write = Lane::open(&write_options, 1, Duration::from_secs(30)).await?;
+        let write = Lane::open(&write_options, 1, WRITE_WAIT_LIMIT).await?;
         // An in-memory database is private to its connection: reads must use the writer's.
         let name = options.get_filename().to_string_lossy();
         if name.is_empty()
@@ -140,6 +176,7 @@ impl Db {
         {
             return Ok(Db::Sqlite(SqlitePools {
                 read: write.clone(),
+                writer: Writer::start(write.clone(), WRITE_WAIT_LIMIT)?,
                 write,
                 checkpoints: None,
                 alive: Default::default(),
@@ -157,7 +194,8 @@ impl Db {
             policy,
             std::sync::Arc::downgrade(&alive),
         ));
-        Ok(Db::Sqlite(SqlitePools { read, write, checkpoints: Some(checkpoints), alive }))
+        let writer = Writer::start(write.clone(), WRITE_WAIT_LIMIT)?;
+        Ok(Db::Sqlite(SqlitePools { read, write, writer, checkpoints: Some(checkpoints), alive }))
     }
 
     /// A short name for logs and health output.
@@ -204,11 +242,10 @@ impl Db {
     pub async fn migration_status(&self) -> anyhow::Result<Vec<MigrationStatus>> {
         let migrator = self.migrator();
         // Writes: it creates the migrations table when missing.
-        let applied: Vec<i64> = with_db_write!(self, |pool| {
-            let mut conn = pool.acquire().await?;
-            conn.ensure_migrations_table("_sqlx_migrations").await?;
-            conn.list_applied_migrations("_sqlx_migrations").await?.into_iter().map(|m| m.version).collect()
-        });
+        let applied = match self {
+            Db::Sqlite(p) => applied_migrations(&mut *p.write.acquire().await?).await?,
+            Db::Postgres(p) => applied_migrations(&mut *p.acquire().await?).await?,
+        };
         Ok(migrator
             .iter()
             .filter(|m| m.migration_type.is_up_migration())
@@ -242,15 +279,24 @@ impl Db {
     /// Closes every pooled connection (SQLite checkpoints its WAL when the writer, closed last, goes).
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(SqlitePools { write, checkpoints: None, .. }) => write.close().await,
-            Db::Sqlite(SqlitePools { read, write, checkpoints: Some(c), .. }) => {
+            // The writer closes the write lane after the writes queued before.
+            Db::Sqlite(SqlitePools { writer, checkpoints: None, .. }) => writer.close().await,
+            Db::Sqlite(SqlitePools { read, writer, checkpoints: Some(c), .. }) => {
                 c.close().await;
                 read.close().await;
-                write.close().await;
+                writer.close().await;
             }
             Db::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// How long a write may wait for its turn; covers a burst of hundreds of turns at once.
+const WRITE_WAIT_LIMIT: Duration = Duration::from_secs(30);
+
+async fn applied_migrations(conn: &mut impl Migrate) -> Result<Vec<i64>, sqlx::migrate::MigrateError> {
+    conn.ensure_migrations_table("_sqlx_migrations").await?;
+    Ok(conn.list_applied_migrations("_sqlx_migrations").await?.into_iter().map(|m| m.version).collect())
 }
 
 #[derive(Clone, Copy, Debug)]

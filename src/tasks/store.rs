@@ -39,8 +39,10 @@ pub async fn insert_task(
         columns!()
     );
     let now = Timestamp::now();
-    with_db_write!(db, |pool| {
-        let sql = if matches!(db, Db::Postgres(_)) { POSTGRES } else { SQLITE };
+    let sql = if matches!(db, Db::Postgres(_)) { POSTGRES } else { SQLITE };
+    let (user_id, id, title, description) =
+        (user_id.to_owned(), id.to_owned(), title.to_owned(), description.map(str::to_owned));
+    with_db_write!(db, move |pool| {
         sqlx::query_as::<_, Task>(sql)
             .bind(id)
             .bind(user_id)
@@ -94,7 +96,8 @@ pub async fn update_task(
     completed: Option<bool>,
 ) -> sqlx::Result<Option<Task>> {
     let now = Timestamp::now();
-    with_db_write!(db, |pool| {
+    let (user_id, title, description) = (user_id.to_owned(), title.map(str::to_owned), description.map(str::to_owned));
+    with_db_write!(db, move |pool| {
         sqlx::query_as::<_, Task>(concat!(
             "UPDATE task SET
                title = COALESCE($1, title),
@@ -122,7 +125,8 @@ pub async fn update_task(
 }
 
 pub async fn delete_task(db: &Db, user_id: &str, number: i64) -> sqlx::Result<Option<Task>> {
-    with_db_write!(db, |pool| {
+    let user_id = user_id.to_owned();
+    with_db_write!(db, move |pool| {
         sqlx::query_as::<_, Task>(concat!(
             "DELETE FROM task WHERE user_id = $1 AND number = $2 RETURNING ",
             columns!(),

@@ -40,6 +40,33 @@ on_both_databases!(sign_up_lowercases_email_and_starts_a_session, |backend: Back
     app.stop().await;
 });
 
+on_both_databases!(sign_ups_racing_for_one_email_make_one_account, |backend: Backend| async move {
+    let app = TestApp::start(backend).await;
+    let email = unique_email("race").to_lowercase();
+    // All of them find the email free, then hash their passwords; the database's unique index decides.
+    let attempts = (0..4).map(|i| {
+        let c = Client::new(&app.url);
+        let body = json!({"name": format!("Racer {i}"), "email": email, "password": PASSWORD});
+        async move { c.post("/api/auth/sign-up/email", body).await }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results.iter().filter(|r| r.status == 200).count();
+    assert_eq!(created, 1, "{:?}", results.iter().map(|r| (r.status, &r.text)).collect::<Vec<_>>());
+    for r in results.iter().filter(|r| r.status != 200) {
+        r.assert_json_error(422, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL");
+    }
+    assert_eq!(app.count(r#"SELECT COUNT(*) FROM "user" WHERE "email" = $1"#, &email).await, 1);
+    assert_eq!(
+        app.count(
+            r#"SELECT COUNT(*) FROM "account" a JOIN "user" u ON u."id" = a."userId" WHERE u."email" = $1"#,
+            &email
+        )
+        .await,
+        1
+    );
+    app.stop().await;
+});
+
 on_both_databases!(duplicate_and_invalid_sign_ups_are_refused_kindly, |backend: Backend| async move {
     let app = TestApp::start(backend).await;
     let c = app.client();
@@ -184,14 +211,16 @@ on_both_databases!(sessions_roll_forward_after_a_day_and_expire_after_a_week, |b
 
 async fn set_expiry(app: &TestApp, token: &str, iso: &str) {
     let at = taskchat::db::Timestamp::parse(iso).unwrap();
-    taskchat::with_db_write!(app.db(), |pool| {
+    let token = token.to_owned();
+    taskchat::with_db_write!(app.db(), move |pool| {
         sqlx::query(r#"UPDATE "session" SET "expiresAt" = $1 WHERE "token" = $2"#)
             .bind(at)
             .bind(token)
             .execute(pool)
             .await
-            .unwrap();
-    });
+            .map(|_| ())
+    })
+    .unwrap();
 }
 
 on_both_databases!(session_listing_and_revocation, |backend: Backend| async move {
@@ -236,14 +265,16 @@ on_both_databases!(old_sessions_are_not_fresh_for_sensitive_operations, |backend
     let app = TestApp::start(backend).await;
     let (c, user) = app.signed_up("Stale").await;
     let two_days_ago = taskchat::db::Timestamp::now().minus(time::Duration::days(2));
-    taskchat::with_db_write!(app.db(), |pool| {
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    taskchat::with_db_write!(app.db(), move |pool| {
         sqlx::query(r#"UPDATE "session" SET "createdAt" = $1 WHERE "userId" = $2"#)
             .bind(two_days_ago)
-            .bind(user["id"].as_str().unwrap())
+            .bind(user_id)
             .execute(pool)
             .await
-            .unwrap();
-    });
+            .map(|_| ())
+    })
+    .unwrap();
     c.get("/api/auth/list-sessions").await.assert_json_error(403, "SESSION_NOT_FRESH");
     c.post("/api/auth/delete-user", json!({})).await.assert_json_error(400, "SESSION_EXPIRED");
     assert_eq!(app.count(r#"SELECT COUNT(*) FROM "user" WHERE "id" = $1"#, user["id"].as_str().unwrap()).await, 1);
@@ -310,12 +341,17 @@ on_both_databases!(deleting_a_user_removes_everything_of_theirs, |backend: Backe
     }
     let now = taskchat::db::Timestamp::now();
     for (conv, owner) in [("conv-leaving", id), ("conv-staying", other_user["id"].as_str().unwrap())] {
-        taskchat::with_db_write!(app.db(), |pool| {
+        let (conv, owner) = (conv.to_owned(), owner.to_owned());
+        taskchat::with_db_write!(app.db(), move |pool| {
+            use taskchat::db::BeginWrite;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("INSERT INTO conversation (id, user_id, title, last_seq, created_at, updated_at) VALUES ($1, $2, 'hi', 1, $3, $3)")
-                .bind(conv).bind(owner).bind(now).execute(pool).await.unwrap();
+                .bind(&conv).bind(&owner).bind(now).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO message (id, conversation_id, user_id, seq, role, content, created_at) VALUES ($1, $2, $3, 1, 'user', 'hello', $4)")
-                .bind(format!("m-{conv}")).bind(conv).bind(owner).bind(now).execute(pool).await.unwrap();
-        });
+                .bind(format!("m-{conv}")).bind(&conv).bind(&owner).bind(now).execute(&mut *tx).await?;
+            tx.commit().await
+        })
+        .unwrap();
     }
     c.post("/api/auth/delete-user", json!({"password": "wrong password!"}))
         .await

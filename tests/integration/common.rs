@@ -148,13 +148,15 @@ impl TestApp {
     }
 
     pub async fn exec(&self, sql: &'static str, binds: &[&str]) {
-        taskchat::with_db_write!(self.db(), |pool| {
+        let binds: Vec<String> = binds.iter().map(|b| b.to_string()).collect();
+        taskchat::with_db_write!(self.db(), move |pool| {
             let mut q = sqlx::query(sql);
             for b in binds {
-                q = q.bind(*b);
+                q = q.bind(b);
             }
-            q.execute(pool).await.unwrap();
+            q.execute(pool).await.map(|_| ())
         })
+        .unwrap();
     }
 
     pub async fn stop(mut self) {
