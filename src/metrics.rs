@@ -60,6 +60,7 @@ const HELP: &[(&str, &str, &str)] = &[
     ("taskchat_model_errors_total", "counter", "Model call failures by provider and kind."),
     ("taskchat_open_streams", "gauge", "Streaming responses open now (chat, ChatKit, events)."),
     ("taskchat_db_pool_connections", "gauge", "Database pool connections by state."),
+    ("taskchat_db_writes_waiting", "gauge", "Writes queued for SQLite's one writer, not yet started (SQLite only)."),
 ];
 
 impl Metrics {
@@ -123,6 +124,11 @@ impl Metrics {
                 }
                 _ if *name == "taskchat_open_streams" => {
                     let _ = writeln!(out, "{name} {}", self.open_streams());
+                }
+                _ if *name == "taskchat_db_writes_waiting" => {
+                    if let Some(waiting) = db.writes_waiting() {
+                        let _ = writeln!(out, "{name} {waiting}");
+                    }
                 }
                 _ => {
                     let (size, idle, max) = db.pool_stats();

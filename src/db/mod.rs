@@ -276,6 +276,14 @@ impl Db {
         }
     }
 
+    /// Writes waiting for SQLite's writer; `None` on PostgreSQL, whose writes do not queue in taskchat.
+    pub fn writes_waiting(&self) -> Option<usize> {
+        match self {
+            Db::Sqlite(p) => Some(p.writer.waiting()),
+            Db::Postgres(_) => None,
+        }
+    }
+
     /// Closes every pooled connection (SQLite checkpoints its WAL when the writer, closed last, goes).
     pub async fn close(&self) {
         match self {

@@ -10,6 +10,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,8 @@ struct Inner {
     queue: mpsc::UnboundedSender<Msg>,
     /// A write still queued after this long fails, unrun, with [`sqlx::Error::PoolTimedOut`].
     wait_limit: Duration,
+    /// Writes queued and not yet started.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Writer {
@@ -48,7 +51,12 @@ impl Writer {
         // queueing behind the server's other tasks.
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         thread::Builder::new().name("sqlite-writer".into()).spawn(move || runtime.block_on(serve(lane, jobs)))?;
-        Ok(Writer(Arc::new(Inner { queue, wait_limit })))
+        Ok(Writer(Arc::new(Inner { queue, wait_limit, waiting: Arc::default() })))
+    }
+
+    /// Writes queued and not yet started: above a handful for long, the writer is the bottleneck.
+    pub fn waiting(&self) -> usize {
+        self.0.waiting.load(Ordering::Relaxed)
     }
 
     /// Runs `write` on the writer connection once the writes queued before it are done, and returns its result.
@@ -63,8 +71,10 @@ impl Writer {
         let (answer, answered) = oneshot::channel();
         let queued = Instant::now();
         let wait_limit = self.0.wait_limit;
+        let queued_mark = Queued::new(&self.0.waiting);
         let job: Job = Box::new(move |lane: &Lane| {
             async move {
+                drop(queued_mark);
                 if answer.is_closed() {
                     return;
                 }
@@ -97,6 +107,22 @@ impl Writer {
         if self.0.queue.send(Msg::Close(done)).is_ok() {
             let _ = closed.await;
         }
+    }
+}
+
+/// Counts a write as waiting from its queueing until it starts, or until it is dropped unrun.
+struct Queued(Arc<AtomicUsize>);
+
+impl Queued {
+    fn new(waiting: &Arc<AtomicUsize>) -> Queued {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Queued(waiting.clone())
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -216,10 +242,12 @@ mod tests {
         // one still in the queue, which must not.
         let third = spawn_insert(&writer, 3);
         tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(writer.waiting(), 2, "the second and third wait in the queue");
         third.abort();
         drop(held);
         kept.await.unwrap().unwrap();
         assert_eq!(rows(&lane).await, [1, 2]);
+        assert_eq!(writer.waiting(), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -151,6 +151,10 @@ def test_metrics_parse_and_move_with_traffic() -> None:
         assert families["taskchat_http_request_duration_seconds"] == "histogram"
         assert families["taskchat_open_streams"] == "gauge"
         assert families["taskchat_db_pool_connections"] == "gauge"
+        assert families["taskchat_db_writes_waiting"] == "gauge"
+        # Present on SQLite (nothing is writing now, so none wait).
+        samples = {x.name: x.value for f in text_string_to_metric_families(first.text) for x in f.samples}
+        assert samples["taskchat_db_writes_waiting"] == 0
         before = metric_value(first.text, "taskchat_http_requests_total", route="/api/tasks", method="GET", status="200")
         p = sign_up(s.url, "Metric")
         for _ in range(3):
