@@ -72,8 +72,7 @@ macro_rules! with_db {
 ///
 /// On SQLite `$body` runs on the [`Writer`] thread with `$pool` bound to the writer connection, so it owns
 /// what it uses (`move`); on PostgreSQL it runs in place with `$pool` the pool. Either way a `?` in it ends
-/// `$body`, not the function around it. A transaction starts with
-/// [`BeginWrite::begin_write`].
+/// `$body`, not the function around it. A transaction starts with [`BeginWrite::begin_write`].
 #[macro_export]
 macro_rules! with_db_write {
     ($db:expr, move |$pool:ident| $body:expr) => {
@@ -157,8 +156,8 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        // The writer does not checkpoint: SQLite would do it inside whichever commit crosses 1,000 WAL pages, holding the
-        // write lock for the 5-10 ms of copying and fsync while every other writer waits.
+        // The writer does not checkpoint: SQLite would do it inside whichever commit crosses 1,000 WAL pages,
+        // holding the write lock for the 5-10 ms of copying and fsync while every other writer waits.
         // The WAL is restarted from its start after each restart checkpoint (see `checkpoint_in_background`);
         // the size limit then gives back the disk space a burst of writes took.
         let write_options = options
