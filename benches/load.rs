@@ -2027,12 +2027,12 @@ impl Report<'_> {
                 "The realistic model answers each request after {} ms and streams its text answer in {} pieces {} ms \
                  apart (its tool call in 3 pieces): about {} ms of model time per turn, two model requests each. The \
                  zero-latency model answers at once. Chat runs measure {} s after {} s of warm-up ({} s with one \
-                 person, {} s with more and the realistic model); each person sends {} turns to a conversation, then starts a new one. People's first turns are spread \
-                 evenly over one turn's model time, as people arriving one by one are; the runs *in lockstep* start \
-                 them all at the same instant instead, and as the model's latency never varies they stay in step, \
-                 each turn queueing behind the others'. PostgreSQL is the \
-                 throwaway cluster of `scripts/pg.sh` (fsync off, as in the tests); SQLite is the server's default \
-                 file in WAL mode.",
+                 person, {} s with more and the realistic model); each person sends {} turns to a conversation, \
+                 then starts a new one. People's first turns are spread evenly over one turn's model time, as \
+                 people arriving one by one are; the runs *in lockstep* start them all at the same instant instead, \
+                 and as the model's latency never varies they stay in step, each turn queueing behind the others'. \
+                 PostgreSQL is the throwaway cluster of `scripts/pg.sh` (fsync off, as in the tests); SQLite is the \
+                 server's default file in WAL mode.",
                 a.latency_ms,
                 a.chunks,
                 a.chunk_interval_ms,

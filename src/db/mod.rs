@@ -166,6 +166,7 @@ impl Db {
             .pragma("wal_autocheckpoint", "0")
             .pragma("journal_size_limit", (policy.restart_frames.saturating_mul(4096)).to_string());
         let write = Lane::open(&write_options, 1, WRITE_WAIT_LIMIT).await?;
+        let writer = Writer::start(write.clone(), WRITE_WAIT_LIMIT)?;
         // An in-memory database is private to its connection: reads must use the writer's.
         let name = options.get_filename().to_string_lossy();
         if name.is_empty()
@@ -175,8 +176,8 @@ impl Db {
         {
             return Ok(Db::Sqlite(SqlitePools {
                 read: write.clone(),
-                writer: Writer::start(write.clone(), WRITE_WAIT_LIMIT)?,
                 write,
+                writer,
                 checkpoints: None,
                 alive: Default::default(),
             }));
@@ -193,7 +194,6 @@ impl Db {
             policy,
             std::sync::Arc::downgrade(&alive),
         ));
-        let writer = Writer::start(write.clone(), WRITE_WAIT_LIMIT)?;
         Ok(Db::Sqlite(SqlitePools { read, write, writer, checkpoints: Some(checkpoints), alive }))
     }
 
@@ -330,7 +330,7 @@ impl CheckpointPolicy {
 /// instead of sleeping in SQLite's busy handler): it copies what the passive one left, waits briefly for readers
 /// of older snapshots, and the next write starts the WAL over. Ends when its lane is closed (the database closes)
 /// or the database is forgotten.
-async fn checkpoint_in_background(lane: Lane, writer: Lane, policy: CheckpointPolicy, alive: std::sync::Weak<()>) {
+async fn checkpoint_in_background(lane: Lane, write: Lane, policy: CheckpointPolicy, alive: std::sync::Weak<()>) {
     loop {
         tokio::time::sleep(policy.every).await;
         if alive.strong_count() == 0 || lane.is_closed() {
@@ -342,7 +342,8 @@ async fn checkpoint_in_background(lane: Lane, writer: Lane, policy: CheckpointPo
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&lane).await;
         match passive {
             Ok((_, frames, _)) if frames >= policy.restart_frames => {
-                let Ok(_held) = writer.acquire().await else { continue };
+                // Held on the write lane itself, so the writer thread's next write waits for it.
+                let Ok(_held) = write.acquire().await else { continue };
                 let restart: sqlx::Result<(i64, i64, i64)> =
                     sqlx::query_as("PRAGMA wal_checkpoint(RESTART)").fetch_one(&lane).await;
                 if let Err(e) = restart {
