@@ -161,12 +161,6 @@ mod tests {
         sqlx::query_scalar("SELECT n FROM t ORDER BY n").fetch_all(lane).await.unwrap()
     }
 
-    /// Inserts `n` through the writer, from a task of its own.
-    fn spawn_insert(writer: &Writer, n: i64) -> tokio::task::JoinHandle<sqlx::Result<()>> {
-        let writer = writer.clone();
-        tokio::spawn(async move { writer.run(move |c| insert(c, n)).await })
-    }
-
     fn insert(c: &mut SqliteConnection, n: i64) -> BoxFuture<'_, sqlx::Result<()>> {
         Box::pin(async move { sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(c).await.map(|_| ()) })
     }
@@ -232,22 +226,35 @@ mod tests {
     async fn a_write_whose_caller_left_before_its_turn_is_not_run() {
         let dir = tempfile::tempdir().unwrap();
         let (lane, writer) = writer(&dir).await;
-        // Hold the connection so the next writes queue.
+        // Hold the connection so the writes queue. Each write is queued by one poll of its call (the send
+        // happens before the first await), so the order is the test's, not the scheduler's.
         let held = lane.acquire().await.unwrap();
-        let abandoned = spawn_insert(&writer, 1);
-        let kept = spawn_insert(&writer, 2);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        abandoned.abort();
-        // The first write was taken off the queue and is waiting for the connection: it runs. Abandon a third
-        // one still in the queue, which must not.
-        let third = spawn_insert(&writer, 3);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut abandoned = Box::pin(writer.run(|c| insert(c, 1)));
+        assert!(futures::poll!(&mut abandoned).is_pending());
+        // The thread takes the first write off the queue and waits for the connection with it.
+        wait_until(|| writer.waiting() == 0).await;
+        let mut kept = Box::pin(writer.run(|c| insert(c, 2)));
+        assert!(futures::poll!(&mut kept).is_pending());
+        let mut third = Box::pin(writer.run(|c| insert(c, 3)));
+        assert!(futures::poll!(&mut third).is_pending());
         assert_eq!(writer.waiting(), 2, "the second and third wait in the queue");
-        third.abort();
+        // The first was already started, so it runs; the third was still queued, so it must not.
+        drop(abandoned);
+        drop(third);
         drop(held);
-        kept.await.unwrap().unwrap();
+        kept.await.unwrap();
+        // A write queued after the third is answered only once the third has been taken off the queue.
+        writer.run(|c| Box::pin(async move { sqlx::query("SELECT 1").execute(c).await.map(|_| ()) })).await.unwrap();
         assert_eq!(rows(&lane).await, [1, 2]);
         assert_eq!(writer.waiting(), 0);
+    }
+
+    async fn wait_until(done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
