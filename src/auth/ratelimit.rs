@@ -57,8 +57,10 @@ impl RateLimiter {
             *entry = (now, 0);
         }
         if entry.1 >= self.max {
-            let left = self.window.saturating_sub(now.duration_since(entry.0));
-            return Err(left.as_secs_f64().ceil().max(1.0) as u64);
+            return Err(retry_after(
+                self.window.as_secs_f64() - now.duration_since(entry.0).as_secs_f64(),
+                self.window,
+            ));
         }
         entry.1 += 1;
         Ok(())
@@ -85,11 +87,17 @@ impl RateLimiter {
             sqlx::query("DELETE FROM rate_limit WHERE window_start <= $1").bind(expired_before).execute(pool).await?;
         }
         if count as u32 > self.max {
-            let left = (start.plus(window).0 - now.0).as_seconds_f64();
-            return Ok(Err(left.ceil().max(1.0) as u64));
+            return Ok(Err(retry_after((start.plus(window).0 - now.0).as_seconds_f64(), self.window)));
         }
         Ok(Ok(()))
     }
+}
+
+/// Whole seconds until the window ends, `left` being what is left of it. A request reads the clock before its
+/// statement waits its turn, so a concurrent one may open the window after that reading and `left` exceed the
+/// window; the answer stays within it, and is never 0 (a client told 0 would retry at once).
+fn retry_after(left: f64, window: Duration) -> u64 {
+    left.clamp(0.0, window.as_secs_f64()).ceil().max(1.0) as u64
 }
 
 #[cfg(test)]
@@ -104,6 +112,17 @@ mod tests {
             shared: None,
             checks: AtomicU64::new(0),
         }
+    }
+
+    #[test]
+    fn retry_after_stays_within_the_window() {
+        let window = Duration::from_secs(10);
+        assert_eq!(retry_after(9.2, window), 10);
+        assert_eq!(retry_after(0.3, window), 1);
+        assert_eq!(retry_after(0.0, window), 1);
+        assert_eq!(retry_after(-0.5, window), 1);
+        // The clock was read just before another request opened the window.
+        assert_eq!(retry_after(10.004, window), 10);
     }
 
     #[tokio::test]
