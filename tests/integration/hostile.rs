@@ -17,7 +17,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{Backend, Client, PASSWORD, Reply, TRUSTED, TestApp, postgres_available};
+use crate::common::{
+    Backend, Client, LIMIT_WINDOW, PASSWORD, Reply, TRUSTED, TestApp, limit_to_three, postgres_available,
+};
 use crate::on_both_databases;
 
 /// Cases per property: enough to reach every route and shape many times over, few enough to stay fast.
@@ -1477,7 +1479,7 @@ on_both_databases!(nothing_of_one_person_is_reachable_by_another_on_any_door, |b
 // ---------------------------------------------------------------------------------------------------------------
 
 on_both_databases!(sign_in_brute_force_is_stopped_after_three_guesses, |backend: Backend| async move {
-    let app = TestApp::start_with(backend, |a| a.rate_limit_max = 3).await;
+    let app = TestApp::start_with(backend, limit_to_three).await;
     let (_, user) = app.signed_up("Target").await;
     let email = user["email"].as_str().unwrap().to_string();
     let c = app.client();
@@ -1493,7 +1495,7 @@ on_both_databases!(sign_in_brute_force_is_stopped_after_three_guesses, |backend:
     for r in &limited {
         assert_eq!(r.json, json!({"message": "Too many requests. Please try again later."}));
         let retry: u64 = r.header("x-retry-after").expect("x-retry-after").parse().unwrap();
-        assert!((1..=10).contains(&retry), "{retry}");
+        assert!((LIMIT_WINDOW - 60..=LIMIT_WINDOW).contains(&retry), "{retry}");
     }
     // While the window lasts, even the right password is refused, and so is any other account from this client.
     let right = c.post("/api/auth/sign-in/email", json!({"email": email, "password": PASSWORD})).await;
@@ -1503,11 +1505,6 @@ on_both_databases!(sign_in_brute_force_is_stopped_after_three_guesses, |backend:
     assert_eq!(other.status, 429);
     app.stop().await;
 });
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 on_both_databases!(an_unknown_email_takes_as_long_to_refuse_as_a_wrong_password, |backend: Backend| async move {
     let app = TestApp::start(backend).await;
@@ -1528,22 +1525,33 @@ on_both_databases!(an_unknown_email_takes_as_long_to_refuse_as_a_wrong_password,
         attempt(unknown(i), format!("wrong password {i}")).await;
         attempt(email.clone(), format!("wrong password {i}")).await;
     }
-    let (mut absent, mut wrong) = (vec![], vec![]);
-    for i in 0..15 {
-        let (t1, r1) = attempt(unknown(i), format!("wrong password {i}")).await;
-        let (t2, r2) = attempt(email.clone(), format!("wrong password {i}")).await;
-        assert_eq!(r1.status, 401, "{}", r1.text);
-        assert_eq!((r1.status, &r1.json), (r2.status, &r2.json), "the two refusals differ");
-        absent.push(t1);
-        wrong.push(t2);
+    // Each pair is timed back to back, so both halves see the same background load; the median of the pairs'
+    // ratios is then steady however the load drifts over the test (hashes run at idle priority and get only what
+    // the other tests leave). A real leak (no hash for an unknown email) gives a ratio near 0.02 in every round;
+    // noise would have to push three rounds out of the band in a row.
+    let mut rounds = vec![];
+    for round in 0..3 {
+        let mut ratios = vec![];
+        for i in 0..15 {
+            let n = round * 100 + i;
+            let (t1, r1) = attempt(unknown(n), format!("wrong password {n}")).await;
+            let (t2, r2) = attempt(email.clone(), format!("wrong password {n}")).await;
+            assert_eq!(r1.status, 401, "{}", r1.text);
+            assert_eq!((r1.status, &r1.json), (r2.status, &r2.json), "the two refusals differ");
+            ratios.push(t1.as_secs_f64() / t2.as_secs_f64());
+        }
+        ratios.sort_by(f64::total_cmp);
+        let ratio = ratios[ratios.len() / 2];
+        if (0.6..=1.6).contains(&ratio) {
+            app.stop().await;
+            return;
+        }
+        rounds.push(ratio);
     }
-    let (absent, wrong) = (median(absent), median(wrong));
-    let ratio = absent.as_secs_f64() / wrong.as_secs_f64();
-    assert!(
-        (0.6..=1.6).contains(&ratio),
-        "an unknown email is refused in {absent:?} (median), a wrong password in {wrong:?}: the time tells them apart"
+    panic!(
+        "an unknown email and a wrong password are refused in different times: the median ratio of the two was \
+         {rounds:?} in three rounds"
     );
-    app.stop().await;
 });
 
 // A NUL character (PostgreSQL refuses it in text) anywhere a client can put text or an id: never a 500.
