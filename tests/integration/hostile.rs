@@ -1527,7 +1527,7 @@ on_both_databases!(an_unknown_email_takes_as_long_to_refuse_as_a_wrong_password,
     }
     // Each pair is timed back to back, so both halves see the same background load; the median of the pairs'
     // ratios is then steady however the load drifts over the test (hashes run at idle priority and get only what
-    // the other tests leave). A real leak (no hash for an unknown email) gives a ratio near 0.02 in every round;
+    // the other tests leave). A real leak (no hash for an unknown email) gave 0.06-0.10 in every round when tried;
     // noise would have to push three rounds out of the band in a row.
     let mut rounds = vec![];
     for round in 0..3 {
