@@ -1,9 +1,16 @@
-//! Tasks: the one service that knows what a task operation means (validation, ownership, per-user numbering,
-//! the "no task 7" error), its SQL, and the REST routes. The agent's tools and MCP call the same service.
+//! Tasks: what a task is and the rules every door shares (`model`), the one service that performs task
+//! operations (validation, ownership, per-user numbering, due dates in the owner's zone, the "no task 7" error),
+//! its SQL (`store`), the due-date parser (`dates`) and the REST routes. The agent's tools and MCP call the
+//! same service.
 
 pub mod dates;
+mod model;
 pub mod routes;
 mod service;
 mod store;
 
-pub use service::{MAX_DESCRIPTION, MAX_TITLE, NewTask, StatusFilter, Task, TaskError, TaskPatch, TaskService};
+pub use model::{
+    Due, DueFilter, DueInput, LabelCount, MAX_DESCRIPTION, MAX_LABEL, MAX_LABELS, MAX_LIMIT, MAX_TITLE, NewTask,
+    Owner, Priority, Sort, StatusFilter, Task, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery, label_key,
+};
+pub use service::TaskService;

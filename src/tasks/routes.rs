@@ -1,14 +1,15 @@
-//! `/api/tasks`: the REST door onto the task service. Tasks are addressed by the owner's number; a number that
-//! is not theirs (someone else's, or not a number at all) is a plain 404.
+//! `/api/tasks` and `/api/labels`: the REST door onto the task service. Tasks are addressed by the owner's
+//! number; a number that is not theirs (someone else's, or not a number at all) is a plain 404.
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Deserializer};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{NewTask, StatusFilter, Task, TaskPatch};
+use super::{DueFilter, DueInput, NewTask, Owner, Priority, Sort, StatusFilter, Task, TaskError, TaskPatch, TaskQuery};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
@@ -19,6 +20,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/tasks/{number}", get(get_task).patch(update_task).delete(delete_task))
         .route("/api/tasks/{number}/complete", post(complete_task))
         .route("/api/tasks/{number}/reopen", post(reopen_task))
+        .route("/api/labels", get(list_labels))
+}
+
+/// The caller as the owner of the tasks asked about, with their time zone.
+pub fn owner(user: &CurrentUser) -> Owner {
+    Owner::new(user.id(), &user.user.timezone)
 }
 
 #[derive(Deserialize)]
@@ -26,6 +33,33 @@ pub fn router() -> Router<AppState> {
 pub struct ListQuery {
     #[serde(default)]
     status: StatusFilter,
+    q: Option<String>,
+    label: Option<String>,
+    /// One priority or several, comma-separated.
+    priority: Option<String>,
+    due: Option<String>,
+    sort: Option<Sort>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+impl ListQuery {
+    fn into_query(self) -> Result<TaskQuery, TaskError> {
+        let priority = match self.priority.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            None => vec![],
+            Some(p) => p.split(',').map(Priority::parse).collect::<Result<_, _>>()?,
+        };
+        Ok(TaskQuery {
+            status: self.status,
+            q: self.q,
+            label: self.label.filter(|l| !l.trim().is_empty()),
+            priority,
+            due: self.due.as_deref().filter(|d| !d.trim().is_empty()).map(DueFilter::parse).transpose()?,
+            sort: self.sort,
+            limit: self.limit,
+            cursor: self.cursor.filter(|c| !c.is_empty()),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -34,6 +68,13 @@ pub struct CreateTaskBody {
     title: String,
     #[serde(default)]
     description: Option<String>,
+    /// Words (`"tomorrow 5pm"`), `{"date", "time"?}`, or null.
+    #[serde(default)]
+    due: Option<Value>,
+    #[serde(default)]
+    priority: Option<String>,
+    #[serde(default)]
+    labels: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -46,11 +87,46 @@ pub struct UpdateTaskBody {
     description: Option<Option<String>>,
     #[serde(default)]
     completed: Option<bool>,
+    /// Absent: unchanged; null: cleared.
+    #[serde(default, deserialize_with = "present")]
+    due: Option<Option<Value>>,
+    #[serde(default)]
+    priority: Option<String>,
+    /// The whole new set; `[]` removes every label.
+    #[serde(default)]
+    labels: Option<Vec<String>>,
 }
 
 /// Tells a present `null` apart from an absent field.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
+}
+
+/// A due as the wire carries it: words, or `{"date": "YYYY-MM-DD", "time": "HH:MM" | null}`.
+pub fn due_input(v: &Value) -> Result<Option<DueInput>, TaskError> {
+    let bad = || {
+        TaskError::Invalid(
+            "due must be words like \"tomorrow 5pm\", an object {\"date\": \"YYYY-MM-DD\", \"time\": \"HH:MM\"}, or null."
+                .into(),
+        )
+    };
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(DueInput::Words(s.clone()))),
+        Value::Object(o) => {
+            if o.keys().any(|k| k != "date" && k != "time") {
+                return Err(bad());
+            }
+            let date = o.get("date").and_then(Value::as_str).ok_or_else(bad)?;
+            let time = match o.get("time") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(t)) => Some(t.clone()),
+                Some(_) => return Err(bad()),
+            };
+            Ok(Some(DueInput::Parts { date: date.to_string(), time }))
+        }
+        _ => Err(bad()),
+    }
 }
 
 /// A path segment as a task number; anything else names no task, and gets the same 404 as a missing one.
@@ -64,10 +140,46 @@ fn parse_number(raw: &str) -> AppResult<i64> {
 async fn list_tasks(
     State(state): State<AppState>,
     user: CurrentUser,
+    OriginalUri(uri): OriginalUri,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> AppResult<ApiJson<serde_json::Value>> {
-    let tasks = state.tasks.list(user.id(), q.status).await?;
-    Ok(ApiJson(json!({ "count": tasks.len(), "tasks": tasks })))
+) -> AppResult<Response> {
+    let page = state.tasks.list(&owner(&user), &q.into_query()?).await?;
+    let mut headers = HeaderMap::new();
+    if let Some(cursor) = &page.next_cursor
+        && let Ok(link) = HeaderValue::from_str(&format!("<{}>; rel=\"next\"", next_page_url(&uri, cursor)))
+    {
+        headers.insert(header::LINK, link);
+    }
+    let body = json!({ "count": page.tasks.len(), "tasks": page.tasks, "next_cursor": page.next_cursor });
+    Ok((headers, ApiJson(body)).into_response())
+}
+
+/// This request's path and query with `cursor` set to the next page's; relative, so it holds behind any proxy.
+fn next_page_url(uri: &axum::http::Uri, cursor: &str) -> String {
+    let mut pairs: Vec<(String, String)> = uri
+        .query()
+        .map(|q| url_pairs(q).into_iter().filter(|(k, _)| k != "cursor").collect())
+        .unwrap_or_default();
+    pairs.push(("cursor".into(), cursor.into()));
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string();
+    let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
+    format!("{}?{}", uri.path(), query.join("&"))
+}
+
+/// Everything but unreserved characters is escaped in a rebuilt query value.
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
 }
 
 async fn create_task(
@@ -75,7 +187,14 @@ async fn create_task(
     user: CurrentUser,
     ApiJson(body): ApiJson<CreateTaskBody>,
 ) -> AppResult<(StatusCode, ApiJson<Task>)> {
-    let task = state.tasks.create(user.id(), NewTask { title: body.title, description: body.description }).await?;
+    let new = NewTask {
+        title: body.title,
+        description: body.description,
+        due: body.due.as_ref().map(due_input).transpose()?.flatten(),
+        priority: body.priority.as_deref().map(Priority::parse).transpose()?,
+        labels: body.labels.unwrap_or_default(),
+    };
+    let task = state.tasks.create(&owner(&user), new).await?;
     Ok((StatusCode::CREATED, ApiJson(task)))
 }
 
@@ -84,7 +203,7 @@ async fn get_task(
     user: CurrentUser,
     Path(raw): Path<String>,
 ) -> AppResult<ApiJson<Task>> {
-    Ok(ApiJson(state.tasks.get(user.id(), parse_number(&raw)?).await?))
+    Ok(ApiJson(state.tasks.get(&owner(&user), parse_number(&raw)?).await?))
 }
 
 async fn update_task(
@@ -94,8 +213,15 @@ async fn update_task(
     ApiJson(body): ApiJson<UpdateTaskBody>,
 ) -> AppResult<ApiJson<Task>> {
     let n = parse_number(&raw)?;
-    let patch = TaskPatch { title: body.title, description: body.description, completed: body.completed };
-    Ok(ApiJson(state.tasks.update(user.id(), n, patch).await?))
+    let patch = TaskPatch {
+        title: body.title,
+        description: body.description,
+        completed: body.completed,
+        due: body.due.map(|d| d.as_ref().map(due_input).transpose().map(Option::flatten)).transpose()?,
+        priority: body.priority.as_deref().map(Priority::parse).transpose()?,
+        labels: body.labels,
+    };
+    Ok(ApiJson(state.tasks.update(&owner(&user), n, patch).await?))
 }
 
 async fn delete_task(
@@ -103,7 +229,7 @@ async fn delete_task(
     user: CurrentUser,
     Path(raw): Path<String>,
 ) -> AppResult<StatusCode> {
-    state.tasks.delete(user.id(), parse_number(&raw)?).await?;
+    state.tasks.delete(&owner(&user), parse_number(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -112,7 +238,7 @@ async fn complete_task(
     user: CurrentUser,
     Path(raw): Path<String>,
 ) -> AppResult<ApiJson<Task>> {
-    Ok(ApiJson(state.tasks.set_completed(user.id(), parse_number(&raw)?, true).await?))
+    Ok(ApiJson(state.tasks.set_completed(&owner(&user), parse_number(&raw)?, true).await?))
 }
 
 async fn reopen_task(
@@ -120,5 +246,10 @@ async fn reopen_task(
     user: CurrentUser,
     Path(raw): Path<String>,
 ) -> AppResult<ApiJson<Task>> {
-    Ok(ApiJson(state.tasks.set_completed(user.id(), parse_number(&raw)?, false).await?))
+    Ok(ApiJson(state.tasks.set_completed(&owner(&user), parse_number(&raw)?, false).await?))
+}
+
+async fn list_labels(State(state): State<AppState>, user: CurrentUser) -> AppResult<ApiJson<Value>> {
+    let labels = state.tasks.labels(&owner(&user)).await?;
+    Ok(ApiJson(json!({ "count": labels.len(), "labels": labels })))
 }

@@ -1,64 +1,19 @@
-//! The task service: the rules of a task operation, whichever door asked for it.
+//! The task service: the rules of a task operation, whichever door asked for it. It cleans what comes in
+//! (`model`), resolves due words against the owner's clock and zone, and runs the SQL (`store`).
 
-use serde::Serialize;
-use sqlx::FromRow;
-
-use super::store;
 use std::sync::Arc;
 
-use crate::db::{Db, Timestamp};
+use super::model::{
+    CursorKey, DueFilter, LabelCount, NewTask, Owner, Task, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery,
+    clean_description, clean_label, clean_labels, clean_title, search_words,
+};
+use super::store::{self, DueRange, ListPlan, StoreNew, StorePatch};
+use crate::db::Db;
 use crate::error::AppError;
 use crate::events::EventBus;
 
-pub const MAX_TITLE: usize = 200;
-pub const MAX_DESCRIPTION: usize = 2000;
-
-/// A task as its owner sees it. `number` is what they call it ("task 3"); `id` is stable and global.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq)]
-pub struct Task {
-    pub id: String,
-    pub number: i64,
-    pub title: String,
-    pub description: Option<String>,
-    pub completed: bool,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub completed_at: Option<Timestamp>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StatusFilter {
-    #[default]
-    All,
-    Pending,
-    Completed,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewTask {
-    pub title: String,
-    pub description: Option<String>,
-}
-
-/// A change to a task; absent fields stay as they are. `description: Some(None)` clears it.
-#[derive(Debug, Clone, Default)]
-pub struct TaskPatch {
-    pub title: Option<String>,
-    pub description: Option<Option<String>>,
-    pub completed: Option<bool>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TaskError {
-    #[error("{0}")]
-    Invalid(String),
-    /// No task with this number among the caller's: also the answer for someone else's task.
-    #[error("There is no task {0}.")]
-    NotFound(i64),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
+/// A person's labels listed at once, at most; more than anyone keeps.
+const MAX_LABELS_LISTED: usize = 1000;
 
 impl From<TaskError> for AppError {
     fn from(e: TaskError) -> Self {
@@ -72,39 +27,7 @@ impl From<TaskError> for AppError {
     }
 }
 
-/// Text with a NUL character cannot be stored (PostgreSQL refuses it) and is never meant.
-fn refuse_nul(text: &str, what: &str) -> Result<(), TaskError> {
-    if text.contains('\0') {
-        return Err(TaskError::Invalid(format!("The {what} contains a character that is not allowed.")));
-    }
-    Ok(())
-}
-
-fn clean_title(title: &str) -> Result<String, TaskError> {
-    refuse_nul(title, "title")?;
-    let title = title.trim();
-    if title.is_empty() {
-        return Err(TaskError::Invalid("A task needs a title.".into()));
-    }
-    if title.chars().count() > MAX_TITLE {
-        return Err(TaskError::Invalid(format!("A title can be at most {MAX_TITLE} characters.")));
-    }
-    Ok(title.to_string())
-}
-
-/// Trims; an empty description is no description.
-fn clean_description(description: Option<&str>) -> Result<Option<String>, TaskError> {
-    let Some(d) = description.map(str::trim).filter(|d| !d.is_empty()) else {
-        return Ok(None);
-    };
-    refuse_nul(d, "description")?;
-    if d.chars().count() > MAX_DESCRIPTION {
-        return Err(TaskError::Invalid(format!("A description can be at most {MAX_DESCRIPTION} characters.")));
-    }
-    Ok(Some(d.to_string()))
-}
-
-/// The task operations. Every method takes the caller's user id: it comes from authentication, never from input.
+/// The task operations. Every method takes the [`Owner`]: it comes from authentication, never from input.
 #[derive(Clone)]
 pub struct TaskService {
     db: Db,
@@ -120,67 +43,165 @@ impl TaskService {
         self.events.publish(user_id, kind, serde_json::json!({ "task": task }));
     }
 
-    pub async fn create(&self, user_id: &str, new: NewTask) -> Result<Task, TaskError> {
+    pub async fn create(&self, owner: &Owner, new: NewTask) -> Result<Task, TaskError> {
         let title = clean_title(&new.title)?;
         let description = clean_description(new.description.as_deref())?;
+        let labels = clean_labels(&new.labels)?;
+        let due = new.due.as_ref().map(|d| d.resolve(owner, &owner.now())).transpose()?;
         let id = uuid::Uuid::now_v7().to_string();
-        let task = store::insert_task(&self.db, user_id, &id, &title, description.as_deref()).await?;
-        self.announce(user_id, "task.created", &task);
+        let new = StoreNew { id, title, description, due, priority: new.priority.unwrap_or_default(), labels };
+        let task = store::insert_task(&self.db, &owner.id, new).await?;
+        self.announce(&owner.id, "task.created", &task);
         Ok(task)
     }
 
-    pub async fn list(&self, user_id: &str, filter: StatusFilter) -> Result<Vec<Task>, TaskError> {
-        Ok(store::list_tasks_for_user(&self.db, user_id, filter).await?)
+    pub async fn get(&self, owner: &Owner, number: i64) -> Result<Task, TaskError> {
+        store::find_task(&self.db, &owner.id, number).await?.ok_or(TaskError::NotFound(number))
     }
 
-    pub async fn get(&self, user_id: &str, number: i64) -> Result<Task, TaskError> {
-        store::find_task(&self.db, user_id, number).await?.ok_or(TaskError::NotFound(number))
+    /// The owner's tasks among these numbers (missing ones are left out), in number order.
+    pub async fn get_many(&self, owner: &Owner, numbers: &[i64]) -> Result<Vec<Task>, TaskError> {
+        let mut numbers = numbers.to_vec();
+        numbers.sort_unstable();
+        numbers.dedup();
+        numbers.truncate(super::model::MAX_LIMIT);
+        Ok(store::find_tasks(&self.db, &owner.id, &numbers).await?)
     }
 
-    pub async fn update(&self, user_id: &str, number: i64, patch: TaskPatch) -> Result<Task, TaskError> {
+    pub async fn update(&self, owner: &Owner, number: i64, patch: TaskPatch) -> Result<Task, TaskError> {
         let title = patch.title.as_deref().map(clean_title).transpose()?;
         let description = match &patch.description {
             None => None,
             Some(d) => Some(clean_description(d.as_deref())?),
         };
-        let task = store::update_task(
-            &self.db,
-            user_id,
-            number,
-            title.as_deref(),
-            description.is_some(),
-            description.flatten().as_deref(),
-            patch.completed,
-        )
-        .await?
-        .ok_or(TaskError::NotFound(number))?;
-        self.announce(user_id, "task.updated", &task);
+        let labels = patch.labels.as_deref().map(clean_labels).transpose()?;
+        let due = match &patch.due {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(d)) => Some(Some(d.resolve(owner, &owner.now())?)),
+        };
+        let patch =
+            StorePatch { title, description, completed: patch.completed, due, priority: patch.priority, labels };
+        let task =
+            store::update_task(&self.db, &owner.id, number, patch).await?.ok_or(TaskError::NotFound(number))?;
+        self.announce(&owner.id, "task.updated", &task);
         Ok(task)
     }
 
-    pub async fn set_completed(&self, user_id: &str, number: i64, completed: bool) -> Result<Task, TaskError> {
-        self.update(user_id, number, TaskPatch { completed: Some(completed), ..Default::default() }).await
+    pub async fn set_completed(&self, owner: &Owner, number: i64, completed: bool) -> Result<Task, TaskError> {
+        self.update(owner, number, TaskPatch { completed: Some(completed), ..Default::default() }).await
     }
 
     /// Deletes the task and returns it as it was.
-    pub async fn delete(&self, user_id: &str, number: i64) -> Result<Task, TaskError> {
-        let task = store::delete_task(&self.db, user_id, number).await?.ok_or(TaskError::NotFound(number))?;
-        self.announce(user_id, "task.deleted", &task);
+    pub async fn delete(&self, owner: &Owner, number: i64) -> Result<Task, TaskError> {
+        let task = store::delete_task(&self.db, &owner.id, number).await?.ok_or(TaskError::NotFound(number))?;
+        self.announce(&owner.id, "task.deleted", &task);
         Ok(task)
+    }
+
+    /// One page of the owner's tasks, filtered, searched and sorted as asked.
+    pub async fn list(&self, owner: &Owner, query: &TaskQuery) -> Result<TaskPage, TaskError> {
+        let limit = query.limit()?;
+        let mut plan = self.plan(owner, query)?;
+        plan.after = query.cursor.as_deref().map(|c| CursorKey::decode(c, plan.sort)).transpose()?;
+        // One more than the page tells whether another page follows.
+        plan.limit = limit + 1;
+        let mut tasks = store::list(&self.db, &plan).await?;
+        let next_cursor = if tasks.len() > limit {
+            tasks.truncate(limit);
+            tasks.last().map(|t| CursorKey::after(plan.sort, t).encode(plan.sort))
+        } else {
+            None
+        };
+        Ok(TaskPage { tasks, next_cursor })
+    }
+
+    /// How many tasks the query's filters keep (the cursor and limit aside), counting no further than `cap`.
+    pub async fn count(&self, owner: &Owner, query: &TaskQuery, cap: usize) -> Result<usize, TaskError> {
+        let plan = self.plan(owner, query)?;
+        Ok(store::count_capped(&self.db, &plan, cap).await?)
+    }
+
+    /// The owner's pending and completed counts (one row).
+    pub async fn counts(&self, owner: &Owner) -> Result<TaskCounts, TaskError> {
+        Ok(store::counts(&self.db, &owner.id).await?)
+    }
+
+    pub async fn labels(&self, owner: &Owner) -> Result<Vec<LabelCount>, TaskError> {
+        Ok(store::labels(&self.db, &owner.id, MAX_LABELS_LISTED).await?)
+    }
+
+    /// Tasks sharing any word (as a prefix) with `text`, best first: candidates for a reference in words.
+    pub async fn search_any(&self, owner: &Owner, text: &str, limit: usize) -> Result<Vec<Task>, TaskError> {
+        Ok(store::search_any(&self.db, &owner.id, &search_words(text), limit).await?)
+    }
+
+    /// Up to `k` tasks on each side of number `n`, nearest first on each side.
+    pub async fn nearest(&self, owner: &Owner, n: i64, k: i64) -> Result<Vec<Task>, TaskError> {
+        Ok(store::nearest(&self.db, &owner.id, n, k).await?)
+    }
+
+    /// The query in the store's terms: the label's key, the search words, and due bounds from the owner's
+    /// today in their zone.
+    fn plan(&self, owner: &Owner, query: &TaskQuery) -> Result<ListPlan, TaskError> {
+        let words = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            None => vec![],
+            Some(q) => {
+                let words = search_words(q);
+                if words.is_empty() {
+                    return Err(TaskError::Invalid("q has no words to search for.".into()));
+                }
+                words
+            }
+        };
+        let label_key = query.label.as_deref().map(|l| clean_label(l).map(|l| l.key)).transpose()?;
+        let mut priorities = query.priority.clone();
+        priorities.sort();
+        priorities.dedup();
+        Ok(ListPlan {
+            user_id: owner.id.clone(),
+            completed: query.status.completed(),
+            priorities,
+            due: query.due.map(|d| due_range(d, &owner.now())),
+            label_key,
+            words,
+            sort: query.sort(),
+            after: None,
+            limit: query.limit()?,
+        })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn titles_are_trimmed_and_bounded() {
-        assert_eq!(clean_title("  buy milk \n").unwrap(), "buy milk");
-        assert!(clean_title("   ").is_err());
-        assert!(clean_title(&"é".repeat(200)).is_ok());
-        assert!(clean_title(&"é".repeat(201)).is_err());
-        assert_eq!(clean_description(Some("  ")).unwrap(), None);
-        assert!(clean_description(Some(&"x".repeat(2001))).is_err());
+/// A due filter as bounds on the `due_sort` key (`'YYYY-MM-DD HH:MM'`, `'YYYY-MM-DD ~'` for all day, `'~'` for
+/// none), from the owner's now.
+fn due_range(filter: DueFilter, now: &jiff::ZonedDateTime) -> DueRange {
+    let today = now.date();
+    let day = |d: jiff::civil::Date| d.to_string();
+    let start = |d: jiff::civil::Date| format!("{} ", day(d));
+    let end = |d: jiff::civil::Date| format!("{} ~", day(d));
+    let mut r = DueRange::default();
+    match filter {
+        DueFilter::Today => {
+            r.at_least = Some(start(today));
+            r.at_most = Some(end(today));
+        }
+        DueFilter::Overdue => {
+            // Earlier days sort below today's date, and today's times below now; today's all-day tasks
+            // ('… ~') do not.
+            r.below = Some(format!("{} {}", day(today), now.time().strftime("%H:%M")));
+            r.not_done = true;
+        }
+        DueFilter::Week => {
+            r.at_least = Some(start(today));
+            r.at_most = Some(end(today.saturating_add(jiff::Span::new().days(6))));
+        }
+        DueFilter::Upcoming => {
+            r.at_least = Some(start(today));
+            r.below = Some("~".into());
+        }
+        DueFilter::None => r.at_least = Some("~".into()),
+        DueFilter::Before(d) => r.below = Some(start(d)),
+        DueFilter::After(d) => r.above = Some(end(d)),
     }
+    r
 }

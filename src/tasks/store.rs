@@ -1,140 +1,598 @@
-//! SQL for tasks. Every statement filters by `user_id`: ownership is part of the query, not a later check.
+//! SQL for tasks and labels. Every statement filters by `user_id`: ownership is part of the query, not a later
+//! check. Every read a request makes is bounded (a limit, or one person's counters) and served by an index of
+//! migration 0010; `tests` below check the plans.
 
-use crate::db::{Db, Timestamp};
+use sqlx::FromRow;
+
+use super::model::{CursorKey, DueColumns, LabelCount, LabelName, Priority, Sort, Task, TaskCounts};
+use crate::db::{BeginWrite, Db, Timestamp};
 use crate::{with_db, with_db_write};
 
-use super::service::{StatusFilter, Task};
-
-/// The columns a [`Task`] reads, as a literal so query texts stay `&'static str`.
+/// The columns a [`TaskRow`] reads, as a literal so query texts stay `&'static str`.
 macro_rules! columns {
     () => {
-        "id, number, title, description, completed, created_at, updated_at, completed_at"
+        "t.id, t.number, t.title, t.description, t.completed, t.created_at, t.updated_at, t.completed_at, \
+         t.priority, t.due_date, t.due_time, t.due_at, t.due_tz, t.due_string, t.labels"
     };
 }
 
-pub async fn insert_task(
-    db: &Db,
-    user_id: &str,
-    id: &str,
-    title: &str,
-    description: Option<&str>,
-) -> sqlx::Result<Task> {
-    // One statement each way: the counter row is the only source of numbers, so a number is never handed out
-    // twice. PostgreSQL bumps it in a data-modifying WITH (its row lock orders concurrent inserts); SQLite,
-    // whose writes are serial, reads it in a subquery and a trigger bumps it (migration 0009).
+/// A task as stored.
+#[derive(Debug, FromRow)]
+struct TaskRow {
+    id: String,
+    number: i64,
+    title: String,
+    description: Option<String>,
+    completed: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    completed_at: Option<Timestamp>,
+    priority: i16,
+    due_date: Option<String>,
+    due_time: Option<String>,
+    due_at: Option<Timestamp>,
+    due_tz: Option<String>,
+    due_string: Option<String>,
+    labels: String,
+}
+
+impl From<TaskRow> for Task {
+    fn from(r: TaskRow) -> Task {
+        let due = r.due_date.map(|date| super::model::Due {
+            string: r.due_string.unwrap_or_else(|| date.clone()),
+            date,
+            time: r.due_time,
+            at: r.due_at,
+            timezone: r.due_tz.unwrap_or_else(|| "UTC".into()),
+        });
+        Task {
+            id: r.id,
+            number: r.number,
+            title: r.title,
+            description: r.description,
+            completed: r.completed,
+            priority: Priority::from_rank(r.priority),
+            due,
+            labels: serde_json::from_str(&r.labels).unwrap_or_default(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            completed_at: r.completed_at,
+        }
+    }
+}
+
+fn tasks(rows: Vec<TaskRow>) -> Vec<Task> {
+    rows.into_iter().map(Task::from).collect()
+}
+
+/// A value bound into a query built at run time.
+#[derive(Debug, Clone)]
+enum Bind {
+    Text(String),
+    Int(i64),
+    Small(i16),
+    Bool(bool),
+    Time(Timestamp),
+}
+
+/// Binds `$binds` in order onto `$query` (a sqlx query of either database).
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut q = $query;
+        for b in $binds {
+            q = match b {
+                Bind::Text(v) => q.bind(v),
+                Bind::Int(v) => q.bind(v),
+                Bind::Small(v) => q.bind(v),
+                Bind::Bool(v) => q.bind(v),
+                Bind::Time(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+/// Collects binds and hands out their `$n` placeholders.
+#[derive(Default)]
+struct Binds(Vec<Bind>);
+
+impl Binds {
+    fn push(&mut self, b: Bind) -> String {
+        self.0.push(b);
+        format!("${}", self.0.len())
+    }
+}
+
+/// A stored task's new values; `None` fields stay as they are.
+#[derive(Debug, Default)]
+pub struct StorePatch {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub completed: Option<bool>,
+    pub due: Option<Option<DueColumns>>,
+    pub priority: Option<Priority>,
+    pub labels: Option<Vec<LabelName>>,
+}
+
+/// A new task's values, cleaned.
+#[derive(Debug)]
+pub struct StoreNew {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub due: Option<DueColumns>,
+    pub priority: Priority,
+    pub labels: Vec<LabelName>,
+}
+
+/// Makes sure each label exists for the person and returns the names as first written, in order. Run inside
+/// the write's transaction: the upsert locks the label row, so a concurrent removal of its last task cannot
+/// delete it in between.
+macro_rules! upsert_labels {
+    ($tx:expr, $user_id:expr, $labels:expr) => {{
+        let mut names: Vec<String> = Vec::new();
+        for l in $labels {
+            let name: String = sqlx::query_scalar(
+                "INSERT INTO label (user_id, key, name) VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id, key) DO UPDATE SET name = label.name RETURNING name",
+            )
+            .bind($user_id)
+            .bind(&l.key)
+            .bind(&l.name)
+            .fetch_one(&mut *$tx)
+            .await?;
+            names.push(name);
+        }
+        names
+    }};
+}
+
+pub async fn insert_task(db: &Db, user_id: &str, new: StoreNew) -> sqlx::Result<Task> {
+    // One statement each way when there are no labels: the counter row is the only source of numbers, so a
+    // number is never handed out twice. PostgreSQL bumps it in a data-modifying WITH (its row lock orders
+    // concurrent inserts); SQLite, whose writes are serial, reads it in a subquery and a trigger bumps it.
     const POSTGRES: &str = concat!(
         "WITH n AS (
            INSERT INTO task_counter (user_id, last_number) VALUES ($2, 1)
            ON CONFLICT (user_id) DO UPDATE SET last_number = task_counter.last_number + 1
            RETURNING last_number)
-         INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at)
-         SELECT $1, $2, n.last_number, $3, $4, $5, $6, $6 FROM n RETURNING ",
+         INSERT INTO task AS t (id, user_id, number, title, description, completed, created_at, updated_at,
+                                priority, due_date, due_time, due_at, due_tz, due_string, labels)
+         SELECT $1, $2, n.last_number, $3, $4, FALSE, $5, $5, $6, $7, $8, $9, $10, $11, $12 FROM n RETURNING ",
         columns!()
     );
     const SQLITE: &str = concat!(
-        "INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at)
+        "INSERT INTO task AS t (id, user_id, number, title, description, completed, created_at, updated_at,
+                                priority, due_date, due_time, due_at, due_tz, due_string, labels)
          VALUES ($1, $2, COALESCE((SELECT last_number FROM task_counter WHERE user_id = $2), 0) + 1,
-                 $3, $4, $5, $6, $6)
+                 $3, $4, FALSE, $5, $5, $6, $7, $8, $9, $10, $11, $12)
          RETURNING ",
         columns!()
     );
     let now = Timestamp::now();
     let sql = if matches!(db, Db::Postgres(_)) { POSTGRES } else { SQLITE };
-    let (user_id, id, title, description) =
-        (user_id.to_owned(), id.to_owned(), title.to_owned(), description.map(str::to_owned));
+    let user_id = user_id.to_owned();
     with_db_write!(db, move |pool| {
-        sqlx::query_as::<_, Task>(sql)
-            .bind(id)
-            .bind(user_id)
-            .bind(title)
-            .bind(description)
-            .bind(false)
-            .bind(now)
-            .fetch_one(pool)
-            .await
+        let StoreNew { id, title, description, due, priority, labels } = new;
+        let due = OptDue::of(due);
+        let insert = |labels_json: String| {
+            sqlx::query_as::<_, TaskRow>(sql)
+                .bind(id.clone())
+                .bind(user_id.clone())
+                .bind(title.clone())
+                .bind(description.clone())
+                .bind(now)
+                .bind(priority.rank())
+                .bind(due.date.clone())
+                .bind(due.time.clone())
+                .bind(due.at)
+                .bind(due.timezone.clone())
+                .bind(due.string.clone())
+                .bind(labels_json)
+        };
+        if labels.is_empty() {
+            return insert("[]".into()).fetch_one(pool).await.map(Task::from);
+        }
+        let mut tx = pool.begin_write().await?;
+        let names = upsert_labels!(tx, &user_id, &labels);
+        let row = insert(serde_json::to_string(&names).unwrap_or_default()).fetch_one(&mut *tx).await?;
+        for l in &labels {
+            sqlx::query("INSERT INTO task_label (task_id, user_id, key, number, completed) VALUES ($1, $2, $3, $4, FALSE)")
+                .bind(&id)
+                .bind(&user_id)
+                .bind(&l.key)
+                .bind(row.number)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Task::from(row))
     })
 }
 
-pub async fn list_tasks_for_user(db: &Db, user_id: &str, filter: StatusFilter) -> sqlx::Result<Vec<Task>> {
-    let completed: Option<bool> = match filter {
-        StatusFilter::All => None,
-        StatusFilter::Pending => Some(false),
-        StatusFilter::Completed => Some(true),
-    };
-    with_db!(db, |pool| {
-        sqlx::query_as::<_, Task>(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM task WHERE user_id = $1 AND ($2 IS NULL OR completed = $2) ORDER BY number"
-        ))
-        .bind(user_id)
-        .bind(completed)
-        .fetch_all(pool)
-        .await
-    })
+/// The nullable due columns, all `None` for no due.
+#[derive(Default)]
+struct OptDue {
+    date: Option<String>,
+    time: Option<String>,
+    at: Option<Timestamp>,
+    timezone: Option<String>,
+    string: Option<String>,
+}
+
+impl OptDue {
+    fn of(due: Option<DueColumns>) -> OptDue {
+        match due {
+            Some(d) => {
+                OptDue { date: Some(d.date), time: d.time, at: d.at, timezone: Some(d.timezone), string: Some(d.string) }
+            }
+            None => OptDue::default(),
+        }
+    }
 }
 
 pub async fn find_task(db: &Db, user_id: &str, number: i64) -> sqlx::Result<Option<Task>> {
     with_db!(db, |pool| {
-        sqlx::query_as::<_, Task>(concat!("SELECT ", columns!(), " FROM task WHERE user_id = $1 AND number = $2"))
+        sqlx::query_as::<_, TaskRow>(concat!("SELECT ", columns!(), " FROM task t WHERE t.user_id = $1 AND t.number = $2"))
             .bind(user_id)
             .bind(number)
             .fetch_optional(pool)
             .await
+            .map(|r| r.map(Task::from))
     })
 }
 
-/// Applies a patch in one statement (no read-modify-write race). `set_description` says whether the
-/// description changes at all, since `None` in `description` means "clear it".
-pub async fn update_task(
-    db: &Db,
-    user_id: &str,
-    number: i64,
-    title: Option<&str>,
-    set_description: bool,
-    description: Option<&str>,
-    completed: Option<bool>,
-) -> sqlx::Result<Option<Task>> {
-    let now = Timestamp::now();
-    let (user_id, title, description) = (user_id.to_owned(), title.map(str::to_owned), description.map(str::to_owned));
-    with_db_write!(db, move |pool| {
-        sqlx::query_as::<_, Task>(concat!(
-            "UPDATE task SET
-               title = COALESCE($1, title),
-               description = CASE WHEN $2 THEN $3 ELSE description END,
-               completed = COALESCE($4, completed),
-               completed_at = CASE WHEN $4 IS NULL THEN completed_at
-                                   WHEN $4 THEN COALESCE(completed_at, $5)
-                                   ELSE NULL END,
-               updated_at = $5
-             WHERE user_id = $6 AND number = $7
-             RETURNING ",
+/// The person's tasks with these numbers (at most [`super::model::MAX_LIMIT`] are asked for), in number order.
+pub async fn find_tasks(db: &Db, user_id: &str, numbers: &[i64]) -> sqlx::Result<Vec<Task>> {
+    if numbers.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut binds = Binds::default();
+    let owner = binds.push(Bind::Text(user_id.to_owned()));
+    let list: Vec<String> = numbers.iter().map(|n| binds.push(Bind::Int(*n))).collect();
+    let sql = format!(
+        "SELECT {} FROM task t WHERE t.user_id = {owner} AND t.number IN ({}) ORDER BY t.number",
+        columns!(),
+        list.join(", ")
+    );
+    with_db!(db, |pool| {
+        bind_all!(sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.clone())), binds.0.clone())
+            .fetch_all(pool)
+            .await
+            .map(tasks)
+    })
+}
+
+/// The tasks nearest in number to `n` on each side (up to `k` each), for "there is no task 7".
+pub async fn nearest(db: &Db, user_id: &str, n: i64, k: i64) -> sqlx::Result<Vec<Task>> {
+    let (below, above) = with_db!(db, |pool| {
+        let below = sqlx::query_as::<_, TaskRow>(concat!(
+            "SELECT ",
             columns!(),
-            ""
+            " FROM task t WHERE t.user_id = $1 AND t.number < $2 ORDER BY t.number DESC LIMIT $3"
         ))
-        .bind(title)
-        .bind(set_description)
-        .bind(description)
-        .bind(completed)
-        .bind(now)
         .bind(user_id)
-        .bind(number)
-        .fetch_optional(pool)
-        .await
+        .bind(n)
+        .bind(k)
+        .fetch_all(pool)
+        .await?;
+        let above = sqlx::query_as::<_, TaskRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM task t WHERE t.user_id = $1 AND t.number > $2 ORDER BY t.number LIMIT $3"
+        ))
+        .bind(user_id)
+        .bind(n)
+        .bind(k)
+        .fetch_all(pool)
+        .await?;
+        Ok::<_, sqlx::Error>((below, above))
+    })?;
+    let mut out = tasks(below);
+    out.extend(tasks(above));
+    Ok(out)
+}
+
+/// Applies a patch. Without a change of labels it is one statement (no read-modify-write race); with one, a
+/// transaction that also rewrites the task's label rows.
+pub async fn update_task(db: &Db, user_id: &str, number: i64, patch: StorePatch) -> sqlx::Result<Option<Task>> {
+    const UPDATE: &str = concat!(
+        "UPDATE task AS t SET
+           title = COALESCE($1, title),
+           description = CASE WHEN $2 THEN $3 ELSE description END,
+           completed = COALESCE($4, completed),
+           completed_at = CASE WHEN $4 IS NULL THEN completed_at
+                               WHEN $4 THEN COALESCE(completed_at, $5)
+                               ELSE NULL END,
+           priority = COALESCE($6, priority),
+           due_date = CASE WHEN $7 THEN $8 ELSE due_date END,
+           due_time = CASE WHEN $7 THEN $9 ELSE due_time END,
+           due_at = CASE WHEN $7 THEN $10 ELSE due_at END,
+           due_tz = CASE WHEN $7 THEN $11 ELSE due_tz END,
+           due_string = CASE WHEN $7 THEN $12 ELSE due_string END,
+           labels = COALESCE($13, labels),
+           updated_at = $5
+         WHERE user_id = $14 AND number = $15
+         RETURNING ",
+        columns!()
+    );
+    let now = Timestamp::now();
+    let user_id = user_id.to_owned();
+    with_db_write!(db, move |pool| {
+        let StorePatch { title, description, completed, due, priority, labels } = patch;
+        let set_due = due.is_some();
+        let due = OptDue::of(due.flatten());
+        let update = |labels_json: Option<String>| {
+            sqlx::query_as::<_, TaskRow>(UPDATE)
+                .bind(title.clone())
+                .bind(description.is_some())
+                .bind(description.clone().flatten())
+                .bind(completed)
+                .bind(now)
+                .bind(priority.map(Priority::rank))
+                .bind(set_due)
+                .bind(due.date.clone())
+                .bind(due.time.clone())
+                .bind(due.at)
+                .bind(due.timezone.clone())
+                .bind(due.string.clone())
+                .bind(labels_json)
+                .bind(user_id.clone())
+                .bind(number)
+        };
+        let Some(labels) = labels else {
+            return update(None).fetch_optional(pool).await.map(|r| r.map(Task::from));
+        };
+        let mut tx = pool.begin_write().await?;
+        let current: Option<(String, bool)> =
+            sqlx::query_as("SELECT id, completed FROM task WHERE user_id = $1 AND number = $2")
+                .bind(&user_id)
+                .bind(number)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((task_id, was_completed)) = current else {
+            return Ok(None);
+        };
+        let names = upsert_labels!(tx, &user_id, &labels);
+        let had: Vec<String> = sqlx::query_scalar("SELECT key FROM task_label WHERE task_id = $1")
+            .bind(&task_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        for key in had.iter().filter(|k| !labels.iter().any(|l| &l.key == *k)) {
+            sqlx::query("DELETE FROM task_label WHERE task_id = $1 AND key = $2")
+                .bind(&task_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Added with the task's status before this change; the update below moves them with it (migration 0010).
+        for l in labels.iter().filter(|l| !had.contains(&l.key)) {
+            sqlx::query("INSERT INTO task_label (task_id, user_id, key, number, completed) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&task_id)
+                .bind(&user_id)
+                .bind(&l.key)
+                .bind(number)
+                .bind(was_completed)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let row = update(Some(serde_json::to_string(&names).unwrap_or_default())).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some(Task::from(row)))
     })
 }
 
 pub async fn delete_task(db: &Db, user_id: &str, number: i64) -> sqlx::Result<Option<Task>> {
     let user_id = user_id.to_owned();
     with_db_write!(db, move |pool| {
-        sqlx::query_as::<_, Task>(concat!(
-            "DELETE FROM task WHERE user_id = $1 AND number = $2 RETURNING ",
+        sqlx::query_as::<_, TaskRow>(concat!(
+            "DELETE FROM task AS t WHERE t.user_id = $1 AND t.number = $2 RETURNING ",
             columns!(),
             ""
         ))
         .bind(user_id)
         .bind(number)
         .fetch_optional(pool)
+        .await
+        .map(|r| r.map(Task::from))
+    })
+}
+
+/// Bounds on the `due_sort` column (migration 0010), from a due filter and the owner's today.
+#[derive(Debug, Clone, Default)]
+pub struct DueRange {
+    pub at_least: Option<String>,
+    pub at_most: Option<String>,
+    pub below: Option<String>,
+    pub above: Option<String>,
+    pub not_done: bool,
+}
+
+/// A list request in the store's terms: everything resolved (the owner's today, the label's key, the cursor).
+#[derive(Debug, Clone)]
+pub struct ListPlan {
+    pub user_id: String,
+    pub completed: Option<bool>,
+    pub priorities: Vec<Priority>,
+    pub due: Option<DueRange>,
+    pub label_key: Option<String>,
+    /// Words that must all match (as prefixes).
+    pub words: Vec<String>,
+    pub sort: Sort,
+    pub after: Option<CursorKey>,
+    pub limit: usize,
+}
+
+/// The FROM and WHERE of a list, its binds, and whether it reads a label's rows.
+fn list_where(pg: bool, plan: &ListPlan, binds: &mut Binds) -> String {
+    let owner = binds.push(Bind::Text(plan.user_id.clone()));
+    let mut sql = match &plan.label_key {
+        // Driven from the label's rows, read in number order from their index.
+        Some(key) => {
+            let key = binds.push(Bind::Text(key.clone()));
+            format!("FROM task_label l JOIN task t ON t.id = l.task_id WHERE l.user_id = {owner} AND l.key = {key}")
+        }
+        None => format!("FROM task t WHERE t.user_id = {owner}"),
+    };
+    let done = match &plan.due {
+        Some(d) if d.not_done => Some(false),
+        _ => plan.completed,
+    };
+    if let Some(c) = done {
+        let side = if plan.label_key.is_some() { "l" } else { "t" };
+        sql += &format!(" AND {side}.completed = {}", binds.push(Bind::Bool(c)));
+    }
+    if !plan.priorities.is_empty() {
+        let list: Vec<String> = plan.priorities.iter().map(|p| binds.push(Bind::Small(p.rank()))).collect();
+        sql += &format!(" AND t.priority IN ({})", list.join(", "));
+    }
+    if let Some(d) = &plan.due {
+        for (op, v) in [(">=", &d.at_least), ("<=", &d.at_most), ("<", &d.below), (">", &d.above)] {
+            if let Some(v) = v {
+                sql += &format!(" AND t.due_sort {op} {}", binds.push(Bind::Text(v.clone())));
+            }
+        }
+    }
+    if !plan.words.is_empty() {
+        if pg {
+            let q: Vec<String> = plan.words.iter().map(|w| format!("{w}:*")).collect();
+            sql += &format!(" AND t.search @@ to_tsquery('simple', {})", binds.push(Bind::Text(q.join(" & "))));
+        } else {
+            let m = fts_match(&plan.user_id, &plan.words, " AND ");
+            sql += &format!(" AND t.pk IN (SELECT rowid FROM task_fts WHERE task_fts MATCH {})", binds.push(Bind::Text(m)));
+        }
+    }
+    sql
+}
+
+/// An FTS5 query for one person's rows whose text has every (or any) of `words` as a prefix. Words are plain
+/// letters and digits ([`super::model::search_words`]); quotes are doubled all the same.
+fn fts_match(user_id: &str, words: &[String], join: &str) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let terms: Vec<String> = words.iter().map(|w| format!("{}*", quote(w))).collect();
+    format!("user_id : {} AND ({})", quote(user_id), terms.join(join))
+}
+
+/// The ORDER BY and the keyset condition after the cursor, for a sort.
+fn order_and_after(plan: &ListPlan, binds: &mut Binds) -> (String, Option<String>) {
+    let number = if plan.label_key.is_some() && matches!(plan.sort, Sort::Number | Sort::Created) { "l.number" } else { "t.number" };
+    let order = match plan.sort {
+        Sort::Number => number.to_string(),
+        Sort::Created => format!("{number} DESC"),
+        Sort::Due => "t.due_sort, t.number".into(),
+        Sort::Priority => "t.priority_order, t.due_sort, t.number".into(),
+        Sort::Updated => "t.updated_at DESC, t.number DESC".into(),
+    };
+    let after = plan.after.as_ref().map(|key| match key {
+        CursorKey::Number(n) => {
+            let op = if plan.sort == Sort::Created { "<" } else { ">" };
+            format!("{number} {op} {}", binds.push(Bind::Int(*n)))
+        }
+        CursorKey::Due(d, n) => {
+            format!("(t.due_sort, t.number) > ({}, {})", binds.push(Bind::Text(d.clone())), binds.push(Bind::Int(*n)))
+        }
+        CursorKey::Priority(p, d, n) => format!(
+            "(t.priority_order, t.due_sort, t.number) > ({}, {}, {})",
+            binds.push(Bind::Small(*p)),
+            binds.push(Bind::Text(d.clone())),
+            binds.push(Bind::Int(*n))
+        ),
+        CursorKey::Updated(u, n) => {
+            format!("(t.updated_at, t.number) < ({}, {})", binds.push(Bind::Time(*u)), binds.push(Bind::Int(*n)))
+        }
+    });
+    (order, after)
+}
+
+fn list_sql(pg: bool, plan: &ListPlan) -> (String, Vec<Bind>) {
+    let mut binds = Binds::default();
+    let mut sql = format!("SELECT {} {}", columns!(), list_where(pg, plan, &mut binds));
+    let (order, after) = order_and_after(plan, &mut binds);
+    if let Some(after) = after {
+        sql += &format!(" AND {after}");
+    }
+    let limit = binds.push(Bind::Int(i64::try_from(plan.limit).unwrap_or(i64::MAX)));
+    sql += &format!(" ORDER BY {order} LIMIT {limit}");
+    (sql, binds.0)
+}
+
+/// One page of a list (at most `plan.limit` tasks).
+pub async fn list(db: &Db, plan: &ListPlan) -> sqlx::Result<Vec<Task>> {
+    let (sql, binds) = list_sql(matches!(db, Db::Postgres(_)), plan);
+    with_db!(db, |pool| {
+        bind_all!(sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.clone())), binds.clone())
+            .fetch_all(pool)
+            .await
+            .map(tasks)
+    })
+}
+
+/// How many tasks a list holds, counting no further than `cap` (so the cost is bounded by the cap).
+pub async fn count_capped(db: &Db, plan: &ListPlan, cap: usize) -> sqlx::Result<usize> {
+    let mut binds = Binds::default();
+    let inner = list_where(matches!(db, Db::Postgres(_)), plan, &mut binds);
+    let limit = binds.push(Bind::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
+    let sql = format!("SELECT COUNT(*) FROM (SELECT 1 {inner} LIMIT {limit}) AS capped");
+    let n: i64 = with_db!(db, |pool| {
+        bind_all!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.clone())), binds.0.clone()).fetch_one(pool).await
+    })?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// The person's tasks that have any of `words` as a prefix of a word, best matches first (rarer words weigh
+/// more): the candidates the builtin assistant matches a reference like "the milk one" against.
+pub async fn search_any(db: &Db, user_id: &str, words: &[String], limit: usize) -> sqlx::Result<Vec<Task>> {
+    if words.is_empty() {
+        return Ok(vec![]);
+    }
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    match db {
+        Db::Postgres(pool) => {
+            let q: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
+            sqlx::query_as::<_, TaskRow>(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM task t WHERE t.user_id = $1 AND t.search @@ to_tsquery('simple', $2)
+                  ORDER BY ts_rank(t.search, to_tsquery('simple', $2)) DESC, t.number DESC LIMIT $3"
+            ))
+            .bind(user_id)
+            .bind(q.join(" | "))
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map(tasks)
+        }
+        Db::Sqlite(pools) => sqlx::query_as::<_, TaskRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM task_fts f JOIN task t ON t.pk = f.rowid WHERE task_fts MATCH $1 ORDER BY f.rank, t.number DESC LIMIT $2"
+        ))
+        .bind(fts_match(user_id, words, " OR "))
+        .bind(limit)
+        .fetch_all(&pools.read)
+        .await
+        .map(tasks),
+    }
+}
+
+/// The person's task counts, from the counters the triggers keep.
+pub async fn counts(db: &Db, user_id: &str) -> sqlx::Result<TaskCounts> {
+    let row: Option<(i64, i64)> = with_db!(db, |pool| {
+        sqlx::query_as("SELECT pending, done FROM task_counter WHERE user_id = $1").bind(user_id).fetch_optional(pool).await
+    })?;
+    let (pending, completed) = row.unwrap_or_default();
+    Ok(TaskCounts { pending, completed })
+}
+
+/// The person's labels in name order (case ignored), at most `limit`.
+pub async fn labels(db: &Db, user_id: &str, limit: usize) -> sqlx::Result<Vec<LabelCount>> {
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, LabelCount>(
+            "SELECT name, tasks, pending FROM label WHERE user_id = $1 AND tasks > 0 ORDER BY key LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
         .await
     })
 }

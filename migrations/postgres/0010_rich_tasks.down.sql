@@ -1,0 +1,26 @@
+-- Back to title-and-tick tasks: due dates, priorities and labels are dropped.
+drop trigger task_label_counts on task_label;
+drop function task_label_counts();
+drop trigger task_counts on task;
+drop function task_counts();
+drop table task_label;
+drop table label;
+alter table task_counter drop column pending;
+alter table task_counter drop column done;
+drop index task_user_search_idx;
+drop index task_user_due_idx;
+drop index task_user_completed_due_idx;
+drop index task_user_priority_idx;
+drop index task_user_completed_priority_idx;
+drop index task_user_updated_idx;
+drop index task_user_completed_updated_idx;
+alter table task drop column search;
+alter table task drop column priority_order;
+alter table task drop column due_sort;
+alter table task drop column labels;
+alter table task drop column due_string;
+alter table task drop column due_tz;
+alter table task drop column due_at;
+alter table task drop column due_date;
+alter table task drop column due_time;
+alter table task drop column priority;
