@@ -255,6 +255,7 @@ async fn sign_up_email(
     let email = required_str(&body, "email")?;
     let password = required_str(&body, "password")?;
     let image = optional_str(&body, "image")?;
+    let timezone = optional_str(&body, "timezone")?.map(time_zone).transpose()?;
     let callback = optional_str(&body, "callbackURL")?;
     let remember = optional_bool(&body, "rememberMe")?.unwrap_or(true);
     check_login_csrf(&auth, &headers)?;
@@ -290,6 +291,7 @@ async fn sign_up_email(
         created_at: now,
         updated_at: now,
         id: crypto::generate_id(),
+        timezone: timezone.unwrap_or_else(|| "UTC".into()),
     };
     if let CreateUser::EmailTaken =
         store::create_user_with_password(&auth.db, &user, &crypto::generate_id(), &hash).await?
@@ -483,12 +485,13 @@ async fn update_user(State(auth): State<Arc<Auth>>, headers: HeaderMap, body: By
             )));
         }
     };
+    let timezone = optional_str(&body, "timezone")?;
     check_origin(&auth, &headers)?;
     let s = require_session(&auth, &headers).await?;
     if body.contains_key("email") {
         return Err(AppError::bad_request("EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated"));
     }
-    if name.is_none() && image.is_none() {
+    if name.is_none() && image.is_none() && timezone.is_none() {
         return Err(AppError::Client {
             status: StatusCode::BAD_REQUEST,
             code: None,
@@ -501,13 +504,24 @@ async fn update_user(State(auth): State<Arc<Auth>>, headers: HeaderMap, body: By
     if name.is_some_and(|n| n.chars().count() > MAX_NAME) {
         return Err(AppError::validation(format!("[body.name] Too long: expected at most {MAX_NAME} characters")));
     }
-    store::update_user(&auth.db, &s.user.id, name, image).await?;
+    let timezone = timezone.map(time_zone).transpose()?;
+    let change = store::ProfileChange {
+        name: name.map(str::to_string),
+        image: image.map(|i| i.map(str::to_string)),
+        timezone,
+    };
+    store::update_user(&auth.db, &s.user.id, change).await?;
     let cookies = if super::cookie_value(&headers, &auth.session_cookie_name()).is_some() {
         auth.session_cookies(&s.session.token, !auth.dont_remember(&headers))
     } else {
         vec![]
     };
     Ok(json_with_cookies(json!({ "status": true }), cookies))
+}
+
+/// A profile's `timezone`: an IANA name, stored as the zone database spells it.
+fn time_zone(name: &str) -> AppResult<String> {
+    crate::tasks::dates::zone(name).map(|(_, canonical)| canonical).map_err(|m| AppError::validation(format!("[body.timezone] {m}")))
 }
 
 async fn change_password(

@@ -19,6 +19,8 @@ pub struct User {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub id: String,
+    /// An additional user field (migration 0011): the IANA zone the person's dates are reckoned in.
+    pub timezone: String,
 }
 
 /// A signed-in session as Better Auth shows it (the raw token included, as Better Auth does).
@@ -51,7 +53,7 @@ pub struct JwksRow {
 pub async fn find_user_by_email(db: &Db, email: &str) -> sqlx::Result<Option<User>> {
     with_db!(db, |pool| {
         sqlx::query_as::<_, User>(
-            r#"SELECT "name", "email", "emailVerified", "image", "createdAt", "updatedAt", "id" FROM "user" WHERE "email" = $1"#,
+            r#"SELECT "name", "email", "emailVerified", "image", "createdAt", "updatedAt", "id", "timezone" FROM "user" WHERE "email" = $1"#,
         )
         .bind(email)
         .fetch_optional(pool)
@@ -63,7 +65,7 @@ pub async fn find_user_by_email(db: &Db, email: &str) -> sqlx::Result<Option<Use
 pub async fn find_user_by_id(db: &Db, id: &str) -> sqlx::Result<Option<User>> {
     with_db!(db, |pool| {
         sqlx::query_as::<_, User>(
-            r#"SELECT "name", "email", "emailVerified", "image", "createdAt", "updatedAt", "id" FROM "user"
+            r#"SELECT "name", "email", "emailVerified", "image", "createdAt", "updatedAt", "id", "timezone" FROM "user"
                WHERE "id" = $1 AND NOT COALESCE("banned", FALSE)"#,
         )
         .bind(id)
@@ -97,8 +99,8 @@ pub async fn create_user_with_password(db: &Db, user: &User, account_id: &str, h
     let result: sqlx::Result<()> = with_db_write!(db, move |pool| {
         let mut tx = pool.begin_write().await?;
         sqlx::query(
-            r#"INSERT INTO "user" ("name", "email", "emailVerified", "image", "createdAt", "updatedAt", "id")
-               VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+            r#"INSERT INTO "user" ("name", "email", "emailVerified", "image", "createdAt", "updatedAt", "id", "timezone")
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
         )
         .bind(&user.name)
         .bind(&user.email)
@@ -107,6 +109,7 @@ pub async fn create_user_with_password(db: &Db, user: &User, account_id: &str, h
         .bind(user.created_at)
         .bind(user.updated_at)
         .bind(&user.id)
+        .bind(&user.timezone)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -128,28 +131,31 @@ pub async fn create_user_with_password(db: &Db, user: &User, account_id: &str, h
     }
 }
 
-pub async fn update_user(db: &Db, id: &str, name: Option<&str>, image: Option<Option<&str>>) -> sqlx::Result<()> {
+/// The profile fields update-user may change; `None` leaves one as it is.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileChange {
+    pub name: Option<String>,
+    pub image: Option<Option<String>>,
+    pub timezone: Option<String>,
+}
+
+pub async fn update_user(db: &Db, id: &str, change: ProfileChange) -> sqlx::Result<()> {
     let now = Timestamp::now();
-    let (id, name, image) = (id.to_owned(), name.map(str::to_owned), image.map(|i| i.map(str::to_owned)));
+    let id = id.to_owned();
     with_db_write!(db, move |pool| {
-        let mut tx = pool.begin_write().await?;
-        if let Some(name) = name {
-            sqlx::query(r#"UPDATE "user" SET "name" = $1, "updatedAt" = $2 WHERE "id" = $3"#)
-                .bind(name)
-                .bind(now)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(image) = image {
-            sqlx::query(r#"UPDATE "user" SET "image" = $1, "updatedAt" = $2 WHERE "id" = $3"#)
-                .bind(image)
-                .bind(now)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
+        sqlx::query(
+            r#"UPDATE "user" SET "name" = COALESCE($1, "name"), "image" = CASE WHEN $2 THEN $3 ELSE "image" END,
+                 "timezone" = COALESCE($4, "timezone"), "updatedAt" = $5 WHERE "id" = $6"#,
+        )
+        .bind(change.name)
+        .bind(change.image.is_some())
+        .bind(change.image.flatten())
+        .bind(change.timezone)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|_| ())
     })
 }
 
@@ -215,6 +221,7 @@ struct SessionUserRow {
     u_image: Option<String>,
     u_created_at: Timestamp,
     u_updated_at: Timestamp,
+    u_timezone: String,
 }
 
 pub async fn find_session_by_token(db: &Db, token: &str) -> sqlx::Result<Option<SessionWithUser>> {
@@ -222,7 +229,7 @@ pub async fn find_session_by_token(db: &Db, token: &str) -> sqlx::Result<Option<
         sqlx::query_as(
             r#"SELECT s."expiresAt", s."token", s."createdAt", s."updatedAt", s."ipAddress", s."userAgent", s."userId", s."id",
                       u."name" AS u_name, u."email" AS u_email, u."emailVerified" AS u_email_verified, u."image" AS u_image,
-                      u."createdAt" AS u_created_at, u."updatedAt" AS u_updated_at
+                      u."createdAt" AS u_created_at, u."updatedAt" AS u_updated_at, u."timezone" AS u_timezone
                FROM "session" s JOIN "user" u ON u."id" = s."userId"
                WHERE s."token" = $1 AND NOT COALESCE(u."banned", FALSE)"#,
         )
@@ -239,6 +246,7 @@ pub async fn find_session_by_token(db: &Db, token: &str) -> sqlx::Result<Option<
             created_at: r.u_created_at,
             updated_at: r.u_updated_at,
             id: r.session.user_id.clone(),
+            timezone: r.u_timezone,
         },
         session: r.session,
     }))
