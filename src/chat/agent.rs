@@ -18,9 +18,9 @@ use crate::auth::User;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::events::EventBus;
-use crate::llm::{ChatMessage, ChatModel, LlmError, ModelEvent, ModelRequest, TaskSnapshot, ToolCall, ToolSpec};
+use crate::llm::{ChatMessage, ChatModel, LlmError, ModelEvent, ModelRequest, TaskLookup, ToolCall, ToolSpec};
 use crate::metrics::Metrics;
-use crate::tasks::{StatusFilter, TaskService};
+use crate::tasks::{Owner, Task, TaskCounts, TaskQuery, TaskService};
 
 /// The longest message a person may send.
 pub const MAX_MESSAGE_CHARS: usize = 8000;
@@ -320,21 +320,25 @@ impl Agent {
         AgentEvents(rx)
     }
 
-    async fn system_prompt(&self, user: &User) -> String {
-        let today = OffsetDateTime::now_utc();
+    fn system_prompt(&self, user: &User, owner: &Owner) -> String {
+        let now = owner.now();
         format!(
             "You are the assistant of taskchat, a task manager. You help {name} keep their task list by calling \
-             the tools: add_task, list_tasks, complete_task, delete_task, update_task. Today is {weekday}, {date} \
-             (UTC).\n\
+             the tools: add_task, list_tasks, complete_task, reopen_task, delete_task, update_task. It is now \
+             {weekday} {date}, {time} in {zone}, the person's time zone; due dates are in words in that zone \
+             ('tomorrow 5pm', 'next friday') and the tools work them out.\n\
              - Tasks are referred to by their number (task_id), as the person sees them. When the person names a \
-             task by its words, call list_tasks to find its number; never guess a number.\n\
+             task by its words, call list_tasks with search to find its number; never guess a number.\n\
              - If a request could mean several tasks, ask which one, listing the candidates with their numbers.\n\
+             - list_tasks returns one page and the total: say how many more there are rather than listing them all.\n\
              - After acting, confirm briefly what you did, naming the task number and title.\n\
              - If a tool returns an error, explain it plainly and suggest what the person can do.\n\
              - Keep answers short and friendly. Use simple Markdown lists when listing tasks.",
             name = if user.name.trim().is_empty() { "the person" } else { user.name.trim() },
-            weekday = today.weekday(),
-            date = today.date(),
+            weekday = now.strftime("%A"),
+            date = now.date(),
+            time = now.strftime("%H:%M"),
+            zone = owner.zone_name,
         )
     }
 
@@ -401,18 +405,20 @@ impl Agent {
             })
             .clone();
         // Kept for the whole turn: without the slack `format!` leaves (it reserves twice the template's length).
-        let mut system = self.system_prompt(&turn.user).await;
+        let owner = Owner::new(&turn.user.id, &turn.user.timezone);
+        let mut system = self.system_prompt(&turn.user, &owner);
         system.shrink_to_fit();
+        let lookup: Arc<dyn TaskLookup> = Arc::new(OwnerTasks { tasks: self.tasks.clone(), owner: owner.clone() });
         let mut request = ModelRequest {
             system,
             messages: self.history(turn).await?,
             tools,
-            tasks: None,
+            tasks: Some(lookup),
             user_name: Some(turn.user.name.clone()),
         };
         let mut records: Vec<Value> = turn.carried.clone();
         let mut answer = String::new();
-        let result = self.steps(turn, tx, timing, &mut request, &mut records, &mut answer).await;
+        let result = self.steps(turn, &owner, tx, timing, &mut request, &mut records, &mut answer).await;
         // Whatever went wrong after tools ran, what they did is kept with the turn, so a retry knows.
         if result.is_err() && records.len() > turn.carried.len() {
             self.store_partial(turn, &answer, &records).await;
@@ -420,9 +426,11 @@ impl Agent {
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn steps(
         &self,
         turn: &PreparedTurn,
+        owner: &Owner,
         tx: &AgentEventSender,
         timing: &mut Timing,
         request: &mut ModelRequest,
@@ -432,7 +440,7 @@ impl Agent {
         let send = |e: AgentEvent| async move { tx.send(e).await.map_err(|_| TurnError::Cancelled) };
         for _step in 0..self.config.max_steps {
             let model_started = std::time::Instant::now();
-            let step = self.call_models(request, turn, tx).await;
+            let step = self.call_models(request, tx).await;
             timing.model += model_started.elapsed();
             let (text, calls, state) = match step {
                 Ok(r) => r,
@@ -487,7 +495,7 @@ impl Agent {
                 .await?;
                 // The user is the authenticated caller, whatever the model put in the arguments.
                 let tool_started = std::time::Instant::now();
-                let outcome = Box::pin(tools::call(&self.tasks, &turn.user.id, &call.name, &call.arguments)).await;
+                let outcome = Box::pin(tools::call(&self.tasks, owner, &call.name, &call.arguments)).await;
                 timing.tools += tool_started.elapsed();
                 let outcome = outcome?;
                 records.push(call_record(&call.name, &call.arguments, &outcome.result));
@@ -514,12 +522,10 @@ impl Agent {
     async fn call_models(
         &self,
         request: &mut ModelRequest,
-        turn: &PreparedTurn,
         tx: &AgentEventSender,
     ) -> Result<(String, Vec<ToolCall>, Option<Value>), TurnError> {
         let mut last_error = None;
         for model in &self.models {
-            request.tasks = if model.wants_task_snapshot() { Some(self.snapshot(&turn.user.id).await?) } else { None };
             let mut stream = match model.stream(request).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -563,14 +569,6 @@ impl Agent {
             }
         }
         Err(TurnError::Model(last_error.unwrap_or(LlmError::Network("no model is configured".into()))))
-    }
-
-    async fn snapshot(&self, user_id: &str) -> Result<Vec<TaskSnapshot>, TurnError> {
-        let list = self.tasks.list(user_id, StatusFilter::All).await.map_err(|e| TurnError::Internal(e.to_string()))?;
-        Ok(list
-            .into_iter()
-            .map(|t| TaskSnapshot { number: t.number, title: t.title, completed: t.completed })
-            .collect())
     }
 
     /// A new conversation is named after its first message; returns it when it got its title now.
@@ -619,6 +617,35 @@ impl Agent {
         if let Err(e) = stored {
             tracing::warn!(error = %e, "could not keep a cut-short answer");
         }
+    }
+}
+
+/// The owner's tasks as the builtin assistant looks them up: the task service's bounded queries.
+struct OwnerTasks {
+    tasks: TaskService,
+    owner: Owner,
+}
+
+#[async_trait::async_trait]
+impl TaskLookup for OwnerTasks {
+    fn now(&self) -> jiff::ZonedDateTime {
+        self.owner.now()
+    }
+
+    async fn search(&self, text: &str, limit: usize) -> anyhow::Result<Vec<Task>> {
+        Ok(self.tasks.search_any(&self.owner, text, limit).await?)
+    }
+
+    async fn numbers(&self, numbers: &[i64]) -> anyhow::Result<Vec<Task>> {
+        Ok(self.tasks.get_many(&self.owner, numbers).await?)
+    }
+
+    async fn list(&self, query: &TaskQuery) -> anyhow::Result<Vec<Task>> {
+        Ok(self.tasks.list(&self.owner, query).await?.tasks)
+    }
+
+    async fn counts(&self) -> anyhow::Result<TaskCounts> {
+        Ok(self.tasks.counts(&self.owner).await?)
     }
 }
 

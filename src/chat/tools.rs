@@ -1,13 +1,24 @@
 //! The task tools, defined once: name, a description written for a model, the JSON Schema of the arguments,
 //! and the handler that calls the task service. The agent offers them to models and the MCP server exposes
-//! them unchanged. The user is always the authenticated caller, never an argument.
+//! them unchanged. The owner is always the authenticated caller, never an argument.
 //!
-//! Results are JSON a model can explain: the task as it now is, or an error result naming what went wrong and
-//! what exists (the closest titles), never an exception that ends the turn.
+//! Results are JSON a model can explain: the task as it now is (with its due date in words relative to the
+//! owner's now), or an error result naming what went wrong and what exists (the nearest numbers), never an
+//! exception that ends the turn. A list is one bounded page that says how many more there are.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use crate::tasks::{MAX_DESCRIPTION, MAX_TITLE, NewTask, StatusFilter, Task, TaskError, TaskPatch, TaskService};
+use crate::tasks::dates;
+use crate::tasks::{
+    DueFilter, MAX_DESCRIPTION, MAX_LABEL, MAX_LABELS, MAX_TITLE, NewTask, Owner, Priority, Sort, StatusFilter, Task,
+    TaskError, TaskPatch, TaskQuery, TaskService, routes::due_input,
+};
+
+/// A list the tools show, by default and at most: a page a model can read and a person can take in.
+pub const LIST_DEFAULT: usize = 25;
+pub const LIST_MAX: usize = 100;
+/// Counting the rest of a filtered list stops here ("1,000 or more").
+const COUNT_CAP: usize = 1000;
 
 /// One tool as models and MCP clients see it.
 #[derive(Debug, Clone)]
@@ -41,6 +52,10 @@ impl ToolOutcome {
         }
         ToolOutcome { result, is_error: true }
     }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::error("invalid_arguments", message, None)
+    }
 }
 
 fn task_id_schema() -> Value {
@@ -51,20 +66,63 @@ fn task_id_schema() -> Value {
     })
 }
 
-/// The five task tools.
+fn due_schema(clears: bool) -> Value {
+    let mut d = String::from(
+        "When it is due, in words, reckoned in the person's time zone: 'tomorrow 5pm', 'next friday', 'in 2 weeks', \
+         'dec 24', '2026-12-24 09:30', 'end of month'. A date without a time is due all that day.",
+    );
+    if clears {
+        d.push_str(" null removes the due date.");
+    }
+    json!({"type": if clears { json!(["string", "null"]) } else { json!("string") }, "maxLength": 100, "description": d})
+}
+
+fn priority_schema() -> Value {
+    json!({"type": "string", "enum": ["none", "low", "medium", "high", "urgent"], "description": "How much it matters."})
+}
+
+fn labels_schema(description: &str) -> Value {
+    json!({
+        "type": "array",
+        "items": {"type": "string", "minLength": 1, "maxLength": MAX_LABEL},
+        "maxItems": MAX_LABELS,
+        "description": description
+    })
+}
+
+fn one_task(description: &'static str, name: &'static str, title: &'static str, destructive: bool) -> ToolDef {
+    ToolDef {
+        name,
+        title,
+        description,
+        input_schema: json!({
+            "type": "object",
+            "properties": {"task_id": task_id_schema()},
+            "required": ["task_id"],
+            "additionalProperties": false
+        }),
+        read_only: false,
+        destructive,
+    }
+}
+
+/// The task tools.
 pub fn definitions() -> Vec<ToolDef> {
     vec![
         ToolDef {
             name: "add_task",
             title: "Add a task",
             description: "Add a new task to the person's list. Use the person's own words for the title (short, \
-                          without filler like 'add a task to'); put extra detail in the description. Returns the new \
-                          task with its number.",
+                          without filler like 'add a task to', and without the date words, which go in due); put \
+                          extra detail in the description. Returns the new task with its number.",
             input_schema: json!({
                 "type": "object",
                 "properties": {
                     "title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE, "description": "What to do, e.g. 'buy milk'."},
-                    "description": {"type": "string", "maxLength": MAX_DESCRIPTION, "description": "Optional details."}
+                    "description": {"type": "string", "maxLength": MAX_DESCRIPTION, "description": "Optional details."},
+                    "due": due_schema(false),
+                    "priority": priority_schema(),
+                    "labels": labels_schema("Labels to file it under, e.g. ['errands']."),
                 },
                 "required": ["title"],
                 "additionalProperties": false
@@ -75,58 +133,64 @@ pub fn definitions() -> Vec<ToolDef> {
         ToolDef {
             name: "list_tasks",
             title: "List tasks",
-            description: "List the person's tasks with their numbers: all of them, only pending ones (not done yet), \
-                          or only completed ones. Use it to answer questions about the list or to find a task's \
-                          number before changing it.",
+            description: "List the person's tasks with their numbers, one page at a time: filter by status, words \
+                          (search), label, priority or due date, and sort. The result says how many there are in \
+                          all and gives next_cursor when more follow. Use it to answer questions about the list or \
+                          to find a task's number before changing it.",
             input_schema: json!({
                 "type": "object",
                 "properties": {
                     "status": {"type": "string", "enum": ["all", "pending", "completed"], "default": "all",
-                               "description": "Which tasks to list."}
+                               "description": "Which tasks to list."},
+                    "search": {"type": "string", "maxLength": 200, "description": "Words the title or description must contain (each as the start of a word)."},
+                    "label": {"type": "string", "maxLength": MAX_LABEL, "description": "Only tasks with this label."},
+                    "priority": {"type": "string", "enum": ["none", "low", "medium", "high", "urgent"], "description": "Only tasks of this priority."},
+                    "due": {"type": "string", "maxLength": 30, "description": "Only tasks due: today, overdue, week (today and the next 6 days), upcoming (today or later), none (no due date), before:YYYY-MM-DD, after:YYYY-MM-DD."},
+                    "sort": {"type": "string", "enum": ["number", "due", "priority", "created", "updated"], "description": "Order: number (default; due when filtering by due), due (soonest first), priority (urgent first), created (newest first), updated (latest change first)."},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": LIST_MAX, "description": "Tasks per page (default 25)."},
+                    "cursor": {"type": "string", "maxLength": 200, "description": "next_cursor from the previous page, to get the next one."}
                 },
                 "additionalProperties": false
             }),
             read_only: true,
             destructive: false,
         },
-        ToolDef {
-            name: "complete_task",
-            title: "Complete a task",
-            description: "Mark one of the person's tasks as done, by its number. Returns the task as it now is.",
-            input_schema: json!({
-                "type": "object",
-                "properties": {"task_id": task_id_schema()},
-                "required": ["task_id"],
-                "additionalProperties": false
-            }),
-            read_only: false,
-            destructive: false,
-        },
-        ToolDef {
-            name: "delete_task",
-            title: "Delete a task",
-            description: "Delete one of the person's tasks, by its number. This cannot be undone. Returns the task \
-                          as it was.",
-            input_schema: json!({
-                "type": "object",
-                "properties": {"task_id": task_id_schema()},
-                "required": ["task_id"],
-                "additionalProperties": false
-            }),
-            read_only: false,
-            destructive: true,
-        },
+        one_task(
+            "Mark one of the person's tasks as done, by its number. Returns the task as it now is.",
+            "complete_task",
+            "Complete a task",
+            false,
+        ),
+        one_task(
+            "Mark one of the person's done tasks as not done again, by its number. Returns the task as it now is.",
+            "reopen_task",
+            "Reopen a task",
+            false,
+        ),
+        one_task(
+            "Delete one of the person's tasks, by its number. This cannot be undone. Returns the task as it was.",
+            "delete_task",
+            "Delete a task",
+            true,
+        ),
         ToolDef {
             name: "update_task",
             title: "Update a task",
-            description: "Change the title and/or description of one of the person's tasks, by its number. Give \
-                          only what changes; an empty description clears it. Returns the task as it now is.",
+            description: "Change one of the person's tasks, by its number: title, description, due date, priority \
+                          or labels. Give only what changes; an empty description clears it, a null due removes the \
+                          due date. labels replaces all labels; add_labels and remove_labels change some. Returns \
+                          the task as it now is.",
             input_schema: json!({
                 "type": "object",
                 "properties": {
                     "task_id": task_id_schema(),
                     "title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE, "description": "The new title."},
-                    "description": {"type": "string", "maxLength": MAX_DESCRIPTION, "description": "The new description."}
+                    "description": {"type": "string", "maxLength": MAX_DESCRIPTION, "description": "The new description."},
+                    "due": due_schema(true),
+                    "priority": priority_schema(),
+                    "labels": labels_schema("The task's labels from now on (replaces them all; [] removes every label)."),
+                    "add_labels": labels_schema("Labels to add to the ones it has."),
+                    "remove_labels": labels_schema("Labels to take off.")
                 },
                 "required": ["task_id"],
                 "additionalProperties": false
@@ -139,101 +203,81 @@ pub fn definitions() -> Vec<ToolDef> {
 
 /// The names of the tools, for quick membership checks.
 pub fn is_tool(name: &str) -> bool {
-    matches!(name, "add_task" | "list_tasks" | "complete_task" | "delete_task" | "update_task")
+    matches!(name, "add_task" | "list_tasks" | "complete_task" | "reopen_task" | "delete_task" | "update_task")
 }
 
-/// A task as tools show it: what a model needs to talk about it.
-pub fn task_view(t: &Task) -> Value {
+/// A task as tools show it: what a model needs to talk about it, the due date in words relative to `now`.
+pub fn task_view(t: &Task, now: &jiff::ZonedDateTime) -> Value {
+    let due = t.due.as_ref().map(|d| {
+        let spec = d.spec();
+        let overdue = !t.completed && spec.is_some_and(|s| is_overdue(&s, now));
+        json!({
+            "date": d.date,
+            "time": d.time,
+            "timezone": d.timezone,
+            "when": spec.map(|s| dates::describe(&s, now)).unwrap_or_else(|| d.date.clone()),
+            "overdue": overdue,
+        })
+    });
     json!({
         "number": t.number,
         "title": t.title,
         "description": t.description,
         "completed": t.completed,
+        "due": due,
+        "priority": t.priority,
+        "labels": t.labels,
     })
 }
 
-/// Runs a tool as `user_id`. Arguments come from a model or a client and are checked here; `user_id` comes
+/// Past its day, or past its time today.
+fn is_overdue(due: &dates::DueSpec, now: &jiff::ZonedDateTime) -> bool {
+    let today = now.date();
+    due.date < today || (due.date == today && due.time.is_some_and(|t| t < now.time()))
+}
+
+type Args = Map<String, Value>;
+
+/// Runs a tool as `owner`. Arguments come from a model or a client and are checked here; the owner comes
 /// from authentication. A `user_id` argument (clients written for the original system send one) is ignored
 /// by this function: callers that accept it check it against the caller first.
-pub async fn call(tasks: &TaskService, user_id: &str, name: &str, args: &Value) -> Result<ToolOutcome, anyhow::Error> {
-    let empty = serde_json::Map::new();
+pub async fn call(tasks: &TaskService, owner: &Owner, name: &str, args: &Value) -> Result<ToolOutcome, anyhow::Error> {
+    let empty = Map::new();
     let args = match args {
         Value::Object(map) => map,
         Value::Null => &empty,
-        _ => return Ok(ToolOutcome::error("invalid_arguments", "The arguments must be a JSON object.", None)),
+        _ => return Ok(ToolOutcome::invalid("The arguments must be a JSON object.")),
     };
+    let now = owner.now();
     let outcome = match name {
-        "add_task" => {
-            let title = match str_arg(args, "title", true) {
-                Ok(t) => t.unwrap_or_default(),
-                Err(e) => return Ok(e),
-            };
-            let description = match str_arg(args, "description", false) {
-                Ok(d) => d,
-                Err(e) => return Ok(e),
-            };
-            tasks.create(user_id, NewTask { title, description }).await.map(|t| json!({ "task": task_view(&t) }))
-        }
-        "list_tasks" => {
-            let status = match args.get("status") {
-                None | Some(Value::Null) => StatusFilter::All,
-                Some(v) => match serde_json::from_value::<StatusFilter>(v.clone()) {
-                    Ok(s) => s,
-                    Err(_) => {
-                        return Ok(ToolOutcome::error(
-                            "invalid_arguments",
-                            "status must be one of: all, pending, completed.",
-                            None,
-                        ));
-                    }
-                },
-            };
-            tasks.list(user_id, status).await.map(|list| {
-                json!({
-                    "status": match status { StatusFilter::All => "all", StatusFilter::Pending => "pending", StatusFilter::Completed => "completed" },
-                    "count": list.len(),
-                    "tasks": list.iter().map(task_view).collect::<Vec<_>>(),
-                })
-            })
-        }
-        "complete_task" | "delete_task" | "update_task" => {
+        "add_task" => match new_task(args) {
+            Ok(new) => tasks.create(owner, new).await.map(|t| json!({ "task": task_view(&t, &now) })),
+            Err(e) => return Ok(e),
+        },
+        "list_tasks" => match list_query(args) {
+            Ok(query) => list(tasks, owner, &query, &now).await,
+            Err(e) => return Ok(e),
+        },
+        "complete_task" | "reopen_task" | "delete_task" | "update_task" => {
             let number = match task_number(args) {
                 Ok(n) => n,
                 Err(e) => return Ok(e),
             };
             let result = match name {
-                "complete_task" => tasks.set_completed(user_id, number, true).await,
-                "delete_task" => tasks.delete(user_id, number).await,
-                _ => {
-                    let title = match str_arg(args, "title", false) {
-                        Ok(t) => t,
-                        Err(e) => return Ok(e),
-                    };
-                    let description = match str_arg(args, "description", false) {
-                        Ok(d) => d,
-                        Err(e) => return Ok(e),
-                    };
-                    if title.is_none() && description.is_none() {
-                        return Ok(ToolOutcome::error(
-                            "invalid_arguments",
-                            "Give a new title or a new description (or both).",
-                            None,
-                        ));
-                    }
-                    tasks
-                        .update(
-                            user_id,
-                            number,
-                            TaskPatch { title, description: description.map(Some), completed: None },
-                        )
-                        .await
-                }
+                "complete_task" => tasks.set_completed(owner, number, true).await,
+                "reopen_task" => tasks.set_completed(owner, number, false).await,
+                "delete_task" => tasks.delete(owner, number).await,
+                _ => match task_patch(tasks, owner, number, args).await {
+                    Ok(Ok(patch)) => tasks.update(owner, number, patch).await,
+                    Ok(Err(e)) => return Ok(e),
+                    Err(e) => Err(e),
+                },
             };
             result.map(|t| {
                 if name == "delete_task" {
-                    json!({ "deleted": true, "task": task_view(&t) })
+                    json!({ "deleted": true, "task": task_view(&t, &now) })
                 } else {
-                    json!({ "task": task_view(&t) })
+                    json!({ "task": task_view(&t, &now) })
                 }
             })
         }
@@ -241,7 +285,8 @@ pub async fn call(tasks: &TaskService, user_id: &str, name: &str, args: &Value) 
             return Ok(ToolOutcome::error(
                 "unknown_tool",
                 format!(
-                    "There is no tool named {other:?}. The tools are add_task, list_tasks, complete_task, delete_task and update_task."
+                    "There is no tool named {other:?}. The tools are add_task, list_tasks, complete_task, \
+                     reopen_task, delete_task and update_task."
                 ),
                 None,
             ));
@@ -249,48 +294,208 @@ pub async fn call(tasks: &TaskService, user_id: &str, name: &str, args: &Value) 
     };
     match outcome {
         Ok(result) => Ok(ToolOutcome::ok(result)),
-        Err(TaskError::Invalid(message)) => Ok(ToolOutcome::error("invalid_arguments", message, None)),
+        Err(TaskError::Invalid(message)) => Ok(ToolOutcome::invalid(message)),
         Err(TaskError::NotFound(n)) => {
-            let existing = tasks.list(user_id, StatusFilter::All).await?;
-            let suggestions: Vec<Value> = closest(&existing, n).into_iter().map(task_view).collect();
-            let message = if existing.is_empty() {
+            let mut near = tasks.nearest(owner, n, 5).await?;
+            near.sort_by_key(|t| ((t.number - n).abs(), t.completed, t.number));
+            near.truncate(5);
+            let message = if near.is_empty() {
                 format!("There is no task {n}: the list is empty.")
             } else {
                 format!("There is no task {n}. The suggestions are the person's tasks that exist.")
             };
+            let suggestions: Vec<Value> = near.iter().map(|t| task_view(t, &now)).collect();
             Ok(ToolOutcome::error("not_found", message, Some(("suggestions", Value::Array(suggestions)))))
         }
         Err(TaskError::Db(e)) => Err(e.into()),
     }
 }
 
-/// Up to five existing tasks, nearest in number first, for an error result about a missing one.
-fn closest(tasks: &[Task], n: i64) -> Vec<&Task> {
-    let mut sorted: Vec<&Task> = tasks.iter().collect();
-    sorted.sort_by_key(|t| ((t.number - n).abs(), t.completed, t.number));
-    sorted.truncate(5);
-    sorted
+/// One page, how many tasks the filters keep in all (exact, or at least [`COUNT_CAP`]), and the cursor.
+async fn list(
+    tasks: &TaskService,
+    owner: &Owner,
+    query: &TaskQuery,
+    now: &jiff::ZonedDateTime,
+) -> Result<Value, TaskError> {
+    let page = tasks.list(owner, query).await?;
+    let unfiltered = query.q.is_none() && query.label.is_none() && query.priority.is_empty() && query.due.is_none();
+    let (total, capped) = if page.next_cursor.is_none() && query.cursor.is_none() {
+        (page.tasks.len(), false)
+    } else if unfiltered {
+        let c = tasks.counts(owner).await?;
+        let n = match query.status {
+            StatusFilter::All => c.pending + c.completed,
+            StatusFilter::Pending => c.pending,
+            StatusFilter::Completed => c.completed,
+        };
+        (usize::try_from(n).unwrap_or(0), false)
+    } else {
+        let n = tasks.count(owner, query, COUNT_CAP).await?;
+        (n, n >= COUNT_CAP)
+    };
+    let mut out = json!({
+        "status": query.status.as_str(),
+        "count": page.tasks.len(),
+        "total": total,
+        "tasks": page.tasks.iter().map(|t| task_view(t, now)).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    });
+    if capped {
+        out["total_is_at_least"] = json!(true);
+    }
+    let filters: Vec<(&str, Option<String>)> = vec![
+        ("search", query.q.clone()),
+        ("label", query.label.clone()),
+        ("priority", query.priority.first().map(|p| p.as_str().to_string())),
+        ("due", query.due.map(DueFilter::as_string)),
+    ];
+    for (k, v) in filters {
+        if let Some(v) = v {
+            out[k] = json!(v);
+        }
+    }
+    Ok(out)
 }
 
-fn str_arg(args: &serde_json::Map<String, Value>, key: &str, required: bool) -> Result<Option<String>, ToolOutcome> {
+fn new_task(args: &Args) -> Result<NewTask, ToolOutcome> {
+    Ok(NewTask {
+        title: str_arg(args, "title", true)?.unwrap_or_default(),
+        description: str_arg(args, "description", false)?,
+        due: due_arg(args)?.flatten(),
+        priority: priority_arg(args)?,
+        labels: labels_arg(args, "labels")?.unwrap_or_default(),
+    })
+}
+
+fn list_query(args: &Args) -> Result<TaskQuery, ToolOutcome> {
+    let status = match args.get("status") {
+        None | Some(Value::Null) => StatusFilter::All,
+        Some(v) => serde_json::from_value::<StatusFilter>(v.clone())
+            .map_err(|_| ToolOutcome::invalid("status must be one of: all, pending, completed."))?,
+    };
+    let sort = match args.get("sort") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(serde_json::from_value::<Sort>(v.clone()).map_err(|_| {
+            ToolOutcome::invalid("sort must be one of: number, due, priority, created, updated.")
+        })?),
+    };
+    let limit = match args.get("limit") {
+        None | Some(Value::Null) => LIST_DEFAULT,
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 1.0).map(|f| f as u64))
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| (1..=LIST_MAX).contains(n))
+            .ok_or_else(|| ToolOutcome::invalid(format!("limit must be a whole number from 1 to {LIST_MAX}.")))?,
+    };
+    let due = str_arg(args, "due", false)?
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| DueFilter::parse(&d))
+        .transpose()
+        .map_err(|e| ToolOutcome::invalid(e.to_string()))?;
+    Ok(TaskQuery {
+        status,
+        q: str_arg(args, "search", false)?.filter(|q| !q.trim().is_empty()),
+        label: str_arg(args, "label", false)?.filter(|l| !l.trim().is_empty()),
+        priority: priority_arg(args)?.into_iter().collect(),
+        due,
+        sort,
+        limit: Some(limit),
+        cursor: str_arg(args, "cursor", false)?.filter(|c| !c.is_empty()),
+    })
+}
+
+/// The patch `update_task` asks for. `add_labels` / `remove_labels` are applied to the task's current labels.
+async fn task_patch(
+    tasks: &TaskService,
+    owner: &Owner,
+    number: i64,
+    args: &Args,
+) -> Result<Result<TaskPatch, ToolOutcome>, TaskError> {
+    let read = || -> Result<_, ToolOutcome> {
+        Ok((
+            str_arg(args, "title", false)?,
+            str_arg(args, "description", false)?,
+            due_arg(args)?,
+            priority_arg(args)?,
+            labels_arg(args, "labels")?,
+            labels_arg(args, "add_labels")?,
+            labels_arg(args, "remove_labels")?,
+        ))
+    };
+    let (title, description, due, priority, labels, add, remove) = match read() {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    let labels = if add.is_some() || remove.is_some() {
+        let mut current = match labels {
+            Some(l) => l,
+            None => tasks.get(owner, number).await?.labels,
+        };
+        current.extend(add.unwrap_or_default());
+        let gone: Vec<String> = remove.unwrap_or_default().iter().map(|l| crate::tasks::label_key(l)).collect();
+        current.retain(|l| !gone.contains(&crate::tasks::label_key(l)));
+        Some(current)
+    } else {
+        labels
+    };
+    let patch = TaskPatch { title, description: description.map(Some), due, priority, labels, completed: None };
+    if patch.is_empty() {
+        return Ok(Err(ToolOutcome::invalid(
+            "Give something to change: title, description, due, priority, labels, add_labels or remove_labels.",
+        )));
+    }
+    Ok(Ok(patch))
+}
+
+fn str_arg(args: &Args, key: &str, required: bool) -> Result<Option<String>, ToolOutcome> {
     match args.get(key) {
         Some(Value::String(s)) => Ok(Some(s.clone())),
         None | Some(Value::Null) if !required => Ok(None),
-        None | Some(Value::Null) => {
-            Err(ToolOutcome::error("invalid_arguments", format!("{key} is required and must be a string."), None))
-        }
-        Some(_) => Err(ToolOutcome::error("invalid_arguments", format!("{key} must be a string."), None)),
+        None | Some(Value::Null) => Err(ToolOutcome::invalid(format!("{key} is required and must be a string."))),
+        Some(_) => Err(ToolOutcome::invalid(format!("{key} must be a string."))),
+    }
+}
+
+/// `due`: absent → None; null → Some(None) (clear); words or `{date, time}` → Some(Some(…)).
+fn due_arg(args: &Args) -> Result<Option<Option<crate::tasks::DueInput>>, ToolOutcome> {
+    match args.get("due") {
+        None => Ok(None),
+        Some(v) => due_input(v).map(Some).map_err(|e| ToolOutcome::invalid(e.to_string())),
+    }
+}
+
+fn priority_arg(args: &Args) -> Result<Option<Priority>, ToolOutcome> {
+    match str_arg(args, "priority", false)? {
+        None => Ok(None),
+        Some(p) => Priority::parse(&p).map(Some).map_err(|e| ToolOutcome::invalid(e.to_string())),
+    }
+}
+
+fn labels_arg(args: &Args, key: &str) -> Result<Option<Vec<String>>, ToolOutcome> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) if items.len() <= 100 => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or_else(|| ToolOutcome::invalid(format!("{key} must be a list of strings."))),
+        // One label as a plain string is what a model means by it.
+        Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
+        Some(_) => Err(ToolOutcome::invalid(format!("{key} must be a list of strings."))),
     }
 }
 
 /// `task_id` as a positive integer; models sometimes send "3" or 3.0, which are accepted.
-fn task_number(args: &serde_json::Map<String, Value>) -> Result<i64, ToolOutcome> {
-    let bad = || ToolOutcome::error("invalid_arguments", "task_id must be the task's number, like 3.", None);
+fn task_number(args: &Args) -> Result<i64, ToolOutcome> {
+    let bad = || ToolOutcome::invalid("task_id must be the task's number, like 3.");
     let n = match args.get("task_id") {
         Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         Some(Value::String(s)) => s.trim().trim_start_matches('#').parse::<i64>().ok(),
         None | Some(Value::Null) => {
-            return Err(ToolOutcome::error("invalid_arguments", "task_id is required: the task's number.", None));
+            return Err(ToolOutcome::invalid("task_id is required: the task's number."));
         }
         _ => None,
     };
@@ -307,6 +512,7 @@ pub fn progress_title(name: &str, args: &Value) -> String {
         },
         ("list_tasks", _) => "Checking your tasks…".into(),
         ("complete_task", Some(n)) => format!("Completing task {n}…"),
+        ("reopen_task", Some(n)) => format!("Reopening task {n}…"),
         ("delete_task", Some(n)) => format!("Deleting task {n}…"),
         ("update_task", Some(n)) => format!("Updating task {n}…"),
         _ => "Working on it…".into(),
@@ -327,12 +533,14 @@ pub fn done_title(name: &str, outcome: &ToolOutcome) -> String {
     match name {
         "add_task" => task("Added"),
         "complete_task" => task("Completed"),
+        "reopen_task" => task("Reopened"),
         "delete_task" => task("Deleted"),
         "update_task" => task("Updated"),
-        "list_tasks" => match r.get("count").and_then(Value::as_u64) {
-            Some(1) => "Found 1 task".into(),
-            Some(n) => format!("Found {n} tasks"),
-            None => "Checked your tasks".into(),
+        "list_tasks" => match (r.get("count").and_then(Value::as_u64), r.get("total").and_then(Value::as_u64)) {
+            (Some(1), Some(1)) => "Found 1 task".into(),
+            (Some(n), Some(t)) if t > n => format!("Showing {n} of {t} tasks"),
+            (Some(n), _) => format!("Found {n} tasks"),
+            _ => "Checked your tasks".into(),
         },
         _ => "Done".into(),
     }

@@ -1,14 +1,55 @@
 //! The builtin assistant: offline and deterministic. It reads the person's message (with [`builtin_nlu`]),
 //! emits the same tool calls a hosted model would, and after the results come back phrases the answer, all
 //! through the same agent loop, so everything downstream of a model is exercised without a network.
+//!
+//! It never reads the person's whole list. Before deciding, it gathers the few tasks the message can be about
+//! with bounded, indexed lookups ([`super::TaskLookup`]): those sharing words with the message, those it names
+//! by number, those the conversation touched lately, and for "everything" the first page of the list.
 
 use futures::StreamExt;
 use serde_json::Value;
 
 use super::builtin_nlu::{self as nlu, Context, Decision, TaskRef};
-use super::{ChatMessage, ChatModel, LlmError, ModelEvent, ModelRequest, ModelStream, ToolCall};
+use super::{ChatMessage, ChatModel, LlmError, ModelEvent, ModelRequest, ModelStream, TaskLookup, ToolCall};
+use crate::tasks::{StatusFilter, Task, TaskQuery};
 
 pub struct Builtin;
+
+/// Candidates found by words, at most; a reference that matches more than this many titles is a question.
+const SEARCH_CANDIDATES: usize = 50;
+/// Tasks the conversation touched lately that are looked up again ("it", "the milk one").
+const RECENT_CANDIDATES: usize = 20;
+/// The page "everything" acts on.
+const BULK_PAGE: usize = 100;
+
+/// The numbers of the tasks the conversation touched, newest first: tool results and calls naming one.
+fn touched(messages: &[ChatMessage]) -> Vec<i64> {
+    let mut out: Vec<i64> = Vec::new();
+    let mut push = |n: Option<i64>| {
+        if let Some(n) = n
+            && !out.contains(&n)
+        {
+            out.push(n);
+        }
+    };
+    for m in messages.iter().rev() {
+        match m {
+            ChatMessage::ToolResult { result, .. } => {
+                push(result.pointer("/task/number").and_then(Value::as_i64));
+                for t in result.get("tasks").and_then(Value::as_array).into_iter().flatten() {
+                    push(t.get("number").and_then(Value::as_i64));
+                }
+            }
+            ChatMessage::Assistant { tool_calls, .. } => {
+                for c in tool_calls.iter().rev() {
+                    push(c.arguments.get("task_id").and_then(Value::as_i64));
+                }
+            }
+            ChatMessage::User(_) => {}
+        }
+    }
+    out
+}
 
 /// The number of the task the conversation last touched: the newest tool result or call naming one.
 fn last_mentioned(messages: &[ChatMessage]) -> Option<i64> {
@@ -21,6 +62,46 @@ fn last_mentioned(messages: &[ChatMessage]) -> Option<i64> {
     })
 }
 
+/// Numbers written in the message as digits ("3", "#12", "tasks 4, 5 and 7").
+fn numbers_in(message: &str) -> Vec<i64> {
+    let mut out: Vec<i64> = message
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|d| !d.is_empty() && d.len() <= 15)
+        .filter_map(|d| d.parse().ok())
+        .filter(|n| *n > 0)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out.truncate(BULK_PAGE);
+    out
+}
+
+/// Whether the message may act on a whole group ("mark everything done", "clear completed").
+fn speaks_of_all(message: &str) -> bool {
+    let l = message.to_lowercase();
+    ["all", "everything", "every", "whole", "entire", "completed", "finished"]
+        .iter()
+        .any(|w| l.split(|c: char| !c.is_alphanumeric()).any(|t| t == *w))
+}
+
+/// The tasks this message can be about, each once, looked up with bounded queries.
+async fn candidates(lookup: &dyn TaskLookup, message: &str, history: &[ChatMessage]) -> anyhow::Result<Vec<Task>> {
+    let mut numbers = numbers_in(message);
+    numbers.extend(touched(history).into_iter().take(RECENT_CANDIDATES));
+    let mut found = lookup.numbers(&numbers).await?;
+    found.extend(lookup.search(message, SEARCH_CANDIDATES).await?);
+    if speaks_of_all(message) {
+        for status in [StatusFilter::Pending, StatusFilter::Completed] {
+            let query = TaskQuery { status, limit: Some(BULK_PAGE), ..Default::default() };
+            found.extend(lookup.list(&query).await?);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|t| seen.insert(t.number));
+    found.sort_by_key(|t| t.number);
+    Ok(found)
+}
+
 /// Text as a stream of word-sized deltas, the way hosted models stream.
 fn text_events(text: &str) -> Vec<Result<ModelEvent, LlmError>> {
     let mut out: Vec<Result<ModelEvent, LlmError>> =
@@ -29,14 +110,21 @@ fn text_events(text: &str) -> Vec<Result<ModelEvent, LlmError>> {
     out
 }
 
-/// The answer for one model call of the loop.
-pub fn respond(request: &ModelRequest) -> Vec<Result<ModelEvent, LlmError>> {
-    let last_user = request.messages.iter().rposition(|m| matches!(m, ChatMessage::User(_)));
-    let Some(last_user) = last_user else {
-        return text_events(&nlu::compose_answer(&[]));
+/// What this model call of the loop has to work from.
+enum Step<'a> {
+    /// Tool results are in: phrase the answer from them.
+    Answer(Vec<(nlu::ToolCall, Value)>),
+    /// Read the person's message and decide.
+    Decide { message: &'a str, before: &'a [ChatMessage], index: usize },
+    /// Nothing to read.
+    Empty,
+}
+
+fn step(request: &ModelRequest) -> Step<'_> {
+    let Some(last_user) = request.messages.iter().rposition(|m| matches!(m, ChatMessage::User(_))) else {
+        return Step::Empty;
     };
     let this_turn = &request.messages[last_user + 1..];
-    // Tool results are in: phrase the answer from them.
     if this_turn.iter().any(|m| matches!(m, ChatMessage::ToolResult { .. })) {
         let mut pairs = vec![];
         for m in this_turn {
@@ -55,22 +143,26 @@ pub fn respond(request: &ModelRequest) -> Vec<Result<ModelEvent, LlmError>> {
                 }
             }
         }
-        return text_events(&nlu::compose_answer(&pairs));
+        return Step::Answer(pairs);
     }
-    let ChatMessage::User(message) = &request.messages[last_user] else {
-        unreachable!("rposition found a user message")
+    match &request.messages[last_user] {
+        ChatMessage::User(message) => {
+            Step::Decide { message, before: &request.messages[..last_user], index: last_user }
+        }
+        _ => Step::Empty,
+    }
+}
+
+/// The answer for one model call of the loop, given the tasks the message can be about.
+fn respond(request: &ModelRequest, known: &[Task]) -> Vec<Result<ModelEvent, LlmError>> {
+    let (message, before, index) = match step(request) {
+        Step::Empty => return text_events(&nlu::compose_answer(&[])),
+        Step::Answer(pairs) => return text_events(&nlu::compose_answer(&pairs)),
+        Step::Decide { message, before, index } => (message, before, index),
     };
-    let tasks: Vec<TaskRef> = request
-        .tasks
-        .iter()
-        .flatten()
-        .map(|t| TaskRef { number: t.number, title: t.title.clone(), completed: t.completed })
-        .collect();
-    let ctx = Context {
-        tasks: &tasks,
-        last_mentioned: last_mentioned(&request.messages[..last_user]),
-        user_name: request.user_name.as_deref(),
-    };
+    let tasks: Vec<TaskRef> =
+        known.iter().map(|t| TaskRef { number: t.number, title: t.title.clone(), completed: t.completed }).collect();
+    let ctx = Context { tasks: &tasks, last_mentioned: last_mentioned(before), user_name: request.user_name.as_deref() };
     match nlu::decide(message, &ctx) {
         Decision::Reply(text) => text_events(&text),
         Decision::Call(calls) => {
@@ -79,7 +171,7 @@ pub fn respond(request: &ModelRequest) -> Vec<Result<ModelEvent, LlmError>> {
                 .enumerate()
                 .map(|(i, c)| {
                     Ok(ModelEvent::ToolCall(ToolCall {
-                        id: format!("builtin-{last_user}-{i}"),
+                        id: format!("builtin-{index}-{i}"),
                         name: c.name,
                         arguments: c.arguments,
                     }))
@@ -97,11 +189,34 @@ impl ChatModel for Builtin {
         "builtin".into()
     }
 
-    fn wants_task_snapshot(&self) -> bool {
-        true
+    async fn stream(&self, request: &ModelRequest) -> Result<ModelStream, LlmError> {
+        let known = match (step(request), &request.tasks) {
+            (Step::Decide { message, before, .. }, Some(lookup)) => candidates(lookup.as_ref(), message, before)
+                .await
+                .map_err(|e| LlmError::Network(format!("the task list could not be read: {e:#}")))?,
+            _ => vec![],
+        };
+        Ok(futures::stream::iter(respond(request, &known)).boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_a_message_are_found_and_bounded() {
+        assert_eq!(numbers_in("mark 3, #12 and 3 done"), [3, 12]);
+        assert!(numbers_in("buy milk").is_empty());
+        assert!(numbers_in(&"9".repeat(40)).is_empty());
+        assert_eq!(numbers_in(&(1..500).map(|n| n.to_string()).collect::<Vec<_>>().join(" ")).len(), BULK_PAGE);
     }
 
-    async fn stream(&self, request: &ModelRequest) -> Result<ModelStream, LlmError> {
-        Ok(futures::stream::iter(respond(request)).boxed())
+    #[test]
+    fn groups_are_spoken_of_as_words_not_parts_of_words() {
+        assert!(speaks_of_all("mark everything done"));
+        assert!(speaks_of_all("clear completed"));
+        assert!(!speaks_of_all("call mom"));
+        assert!(!speaks_of_all("install the tall shelf"));
     }
 }

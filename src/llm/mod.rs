@@ -15,6 +15,8 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use serde_json::Value;
 
+use crate::tasks::{Task, TaskCounts, TaskQuery};
+
 /// A tool offered to the model.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ToolSpec {
@@ -50,22 +52,29 @@ pub enum ChatMessage {
     },
 }
 
-/// A task as the builtin assistant needs to know it (other providers ask `list_tasks` instead).
-#[derive(Debug, Clone)]
-pub struct TaskSnapshot {
-    pub number: i64,
-    pub title: String,
-    pub completed: bool,
+/// The person's tasks as the builtin assistant reads them: a few bounded, indexed lookups per turn, never the
+/// whole list. Hosted models call `list_tasks` instead.
+#[async_trait::async_trait]
+pub trait TaskLookup: Send + Sync {
+    /// Now, in the person's time zone.
+    fn now(&self) -> jiff::ZonedDateTime;
+    /// Tasks sharing words with `text`, best matches first.
+    async fn search(&self, text: &str, limit: usize) -> anyhow::Result<Vec<Task>>;
+    /// The tasks with these numbers (missing ones left out).
+    async fn numbers(&self, numbers: &[i64]) -> anyhow::Result<Vec<Task>>;
+    /// The first page of a list.
+    async fn list(&self, query: &TaskQuery) -> anyhow::Result<Vec<Task>>;
+    async fn counts(&self) -> anyhow::Result<TaskCounts>;
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ModelRequest {
     pub system: String,
     pub messages: Vec<ChatMessage>,
     /// Shared, not copied: the same specifications go with every request (≈ 11 KB as JSON values).
     pub tools: Arc<[ToolSpec]>,
-    /// The person's tasks; filled only for providers that ask for it ([`ChatModel::wants_task_snapshot`]).
-    pub tasks: Option<Vec<TaskSnapshot>>,
+    /// The person's tasks, for providers that read them directly (the builtin assistant).
+    pub tasks: Option<Arc<dyn TaskLookup>>,
     pub user_name: Option<String>,
 }
 
@@ -130,11 +139,6 @@ pub type ModelStream = BoxStream<'static, Result<ModelEvent, LlmError>>;
 pub trait ChatModel: Send + Sync {
     /// `provider:model`, for logs and records.
     fn name(&self) -> String;
-
-    /// Whether the request should carry a snapshot of the person's tasks (only the builtin assistant).
-    fn wants_task_snapshot(&self) -> bool {
-        false
-    }
 
     /// Starts a streamed answer. Errors before the first event come back here; later ones inside the stream.
     /// The request is borrowed: providers read it into their own wire format, so no copy of it is made per call.

@@ -121,7 +121,7 @@ async fn guard_mcp(State(guard): State<Arc<Guard>>, mut req: Request, next: Next
         if credentials.is_empty() { Ok(None) } else { CurrentUser::from_headers(&guard.auth, &credentials).await };
     match user {
         Ok(Some(user)) => {
-            req.extensions_mut().insert(Caller { user_id: user.user.id });
+            req.extensions_mut().insert(Caller { user_id: user.user.id, timezone: user.user.timezone });
             next.run(req).await
         }
         Ok(None) => {

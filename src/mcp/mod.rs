@@ -18,11 +18,11 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use crate::chat::tools::{self, ToolDef};
-use crate::tasks::TaskService;
+use crate::tasks::{Owner, TaskService};
 
 /// What clients are told when they connect.
-const INSTRUCTIONS: &str = "Tools for one person's task list in taskchat: add, list, complete, update and delete \
-tasks. Every tool acts as the signed-in person; there is no need to name a user. Tasks are referred to by their \
+const INSTRUCTIONS: &str = "Tools for one person's task list in taskchat: add, list, search, complete, reopen, \
+update and delete tasks, with due dates (in words, in the person's time zone), priorities and labels. Every tool acts as the signed-in person; there is no need to name a user. Tasks are referred to by their \
 number in the person's list (1, 2, 3 …), as list_tasks shows it: list first when unsure which number is meant. \
 A failed call returns an error result that says what went wrong and, for a missing task, which tasks exist.";
 
@@ -35,40 +35,43 @@ const NOT_ALLOWED: &str = "Not allowed.";
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user_id: String,
+    /// The zone the caller's dates are reckoned in.
+    pub timezone: String,
 }
 
 /// The MCP server handler. Cheap to clone; the HTTP service builds one per session or request.
 #[derive(Clone)]
 pub struct TaskTools {
     tasks: TaskService,
-    /// stdio: the one user the process serves. HTTP: `None`, and each request names its caller.
-    user_id: Option<String>,
+    /// stdio: the one person the process serves. HTTP: `None`, and each request names its caller.
+    owner: Option<Owner>,
 }
 
 impl TaskTools {
     /// A handler for HTTP, where each request's caller comes from authentication.
     pub fn per_request(tasks: TaskService) -> Self {
-        TaskTools { tasks, user_id: None }
+        TaskTools { tasks, owner: None }
     }
 
-    /// A handler that always acts as `user_id` (stdio).
-    pub fn for_user(tasks: TaskService, user_id: String) -> Self {
-        TaskTools { tasks, user_id: Some(user_id) }
+    /// A handler that always acts as `owner` (stdio).
+    pub fn for_owner(tasks: TaskService, owner: Owner) -> Self {
+        TaskTools { tasks, owner: Some(owner) }
     }
 
-    fn caller(&self, context: &RequestContext<RoleServer>) -> Option<String> {
-        if let Some(id) = &self.user_id {
-            return Some(id.clone());
+    fn caller(&self, context: &RequestContext<RoleServer>) -> Option<Owner> {
+        if let Some(owner) = &self.owner {
+            return Some(owner.clone());
         }
         context
             .extensions
             .get::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Caller>())
-            .map(|c| c.user_id.clone())
+            .map(|c| Owner::new(&c.user_id, &c.timezone))
     }
 
-    /// Runs one tool call as `user_id`. Every failure is an error result, so a client never sees a crash.
-    pub async fn call(&self, user_id: &str, name: &str, arguments: Option<JsonObject>) -> CallToolResult {
+    /// Runs one tool call as `owner`. Every failure is an error result, so a client never sees a crash.
+    pub async fn call(&self, owner: &Owner, name: &str, arguments: Option<JsonObject>) -> CallToolResult {
+        let user_id = owner.id.as_str();
         let mut args = arguments.unwrap_or_default();
         // Clients written for the original system name the user. Their own id is fine; any other answer is
         // refused the same way whether or not that user exists.
@@ -79,7 +82,7 @@ impl TaskTools {
                 return CallToolResult::structured_error(json!({ "error": "not_allowed", "message": NOT_ALLOWED }));
             }
         }
-        match tools::call(&self.tasks, user_id, name, &Value::Object(args)).await {
+        match tools::call(&self.tasks, owner, name, &Value::Object(args)).await {
             Ok(outcome) if outcome.is_error => CallToolResult::structured_error(outcome.result),
             Ok(outcome) => CallToolResult::structured(outcome.result),
             Err(e) => {
@@ -126,9 +129,23 @@ fn task_schema() -> Value {
             "number": {"type": "integer", "description": "The task's number in the person's list."},
             "title": {"type": "string"},
             "description": {"type": ["string", "null"]},
-            "completed": {"type": "boolean"}
+            "completed": {"type": "boolean"},
+            "due": {
+                "type": ["object", "null"],
+                "description": "When it is due, in the person's time zone; null when it has no due date.",
+                "properties": {
+                    "date": {"type": "string", "description": "YYYY-MM-DD"},
+                    "time": {"type": ["string", "null"], "description": "HH:MM, or null when due all day."},
+                    "timezone": {"type": "string", "description": "The IANA zone of date and time."},
+                    "when": {"type": "string", "description": "The due date in words relative to now: 'today 17:00', 'tomorrow', 'Fri 24 Dec'."},
+                    "overdue": {"type": "boolean"}
+                },
+                "required": ["date", "time", "timezone", "when", "overdue"]
+            },
+            "priority": {"type": "string", "enum": ["none", "low", "medium", "high", "urgent"]},
+            "labels": {"type": "array", "items": {"type": "string"}}
         },
-        "required": ["number", "title", "description", "completed"]
+        "required": ["number", "title", "description", "completed", "due", "priority", "labels"]
     })
 }
 
@@ -136,7 +153,7 @@ fn task_schema() -> Value {
 fn output_schema(name: &str) -> Option<Value> {
     let one_task = || json!({ "type": "object", "properties": { "task": task_schema() }, "required": ["task"] });
     match name {
-        "add_task" | "complete_task" | "update_task" => Some(one_task()),
+        "add_task" | "complete_task" | "reopen_task" | "update_task" => Some(one_task()),
         "delete_task" => Some(json!({
             "type": "object",
             "properties": { "deleted": {"type": "boolean"}, "task": task_schema() },
@@ -146,10 +163,17 @@ fn output_schema(name: &str) -> Option<Value> {
             "type": "object",
             "properties": {
                 "status": {"type": "string", "enum": ["all", "pending", "completed"]},
-                "count": {"type": "integer"},
-                "tasks": {"type": "array", "items": task_schema()}
+                "count": {"type": "integer", "description": "Tasks on this page."},
+                "total": {"type": "integer", "description": "Tasks the filters keep in all (at least this many when total_is_at_least)."},
+                "total_is_at_least": {"type": "boolean"},
+                "tasks": {"type": "array", "items": task_schema()},
+                "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor to get the next page; null on the last."},
+                "search": {"type": "string"},
+                "label": {"type": "string"},
+                "priority": {"type": "string"},
+                "due": {"type": "string"}
             },
-            "required": ["status", "count", "tasks"]
+            "required": ["status", "count", "total", "tasks", "next_cursor"]
         })),
         _ => None,
     }
@@ -187,13 +211,13 @@ impl ServerHandler for TaskTools {
         if !tools::is_tool(&request.name) {
             return Err(ErrorData::invalid_params(format!("Unknown tool: {}", request.name), None));
         }
-        let Some(user_id) = self.caller(&context) else {
+        let Some(owner) = self.caller(&context) else {
             // Unreachable over HTTP (the middleware refuses unauthenticated requests); refuse rather than guess.
             return Ok(
                 CallToolResult::structured_error(json!({ "error": "not_allowed", "message": NOT_ALLOWED })).into()
             );
         };
-        Ok(self.call(&user_id, &request.name, request.arguments).await.into())
+        Ok(self.call(&owner, &request.name, request.arguments).await.into())
     }
 }
 
@@ -231,16 +255,31 @@ mod tests {
             title: "t".into(),
             description: None,
             completed: false,
+            priority: crate::tasks::Priority::High,
+            due: Some(crate::tasks::Due {
+                date: "2026-12-24".into(),
+                time: Some("17:00".into()),
+                at: None,
+                timezone: "UTC".into(),
+                string: "dec 24 5pm".into(),
+            }),
+            labels: vec!["work".into()],
             created_at: now,
             updated_at: now,
             completed_at: None,
         };
-        let view = tools::task_view(&task);
+        let view = tools::task_view(&task, &crate::tasks::Owner::new("x", "UTC").now());
         let mut keys: Vec<&String> = view.as_object().unwrap().keys().collect();
         keys.sort();
         let schema = task_schema();
         let mut required: Vec<&str> = schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         required.sort();
         assert_eq!(keys, required);
+        let mut due_keys: Vec<&String> = view["due"].as_object().unwrap().keys().collect();
+        due_keys.sort();
+        let mut due_required: Vec<&str> =
+            schema["properties"]["due"]["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        due_required.sort();
+        assert_eq!(due_keys, due_required);
     }
 }

@@ -7,7 +7,7 @@ use super::TaskTools;
 use crate::auth::store;
 use crate::config::CommonArgs;
 use crate::db::Db;
-use crate::tasks::TaskService;
+use crate::tasks::{Owner, TaskService};
 
 /// Serves until the client closes standard input.
 pub async fn run(common: &CommonArgs, email: &str) -> anyhow::Result<()> {
@@ -36,7 +36,10 @@ async fn serve(db: &Db, email: &str) -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("there is no account with the email {email:?}: sign up first"))?;
     tracing::info!(database = db.kind(), user_id = %user.id, "serving MCP over stdio");
-    let running = TaskTools::for_user(TaskService::new(db.clone(), crate::events::EventBus::new(db)), user.id)
+    let running = TaskTools::for_owner(
+        TaskService::new(db.clone(), crate::events::EventBus::new(db)),
+        Owner::new(&user.id, &user.timezone),
+    )
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| anyhow::anyhow!("the MCP client did not initialize: {e}"))?;
