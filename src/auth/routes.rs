@@ -505,11 +505,8 @@ async fn update_user(State(auth): State<Arc<Auth>>, headers: HeaderMap, body: By
         return Err(AppError::validation(format!("[body.name] Too long: expected at most {MAX_NAME} characters")));
     }
     let timezone = timezone.map(time_zone).transpose()?;
-    let change = store::ProfileChange {
-        name: name.map(str::to_string),
-        image: image.map(|i| i.map(str::to_string)),
-        timezone,
-    };
+    let change =
+        store::ProfileChange { name: name.map(str::to_string), image: image.map(|i| i.map(str::to_string)), timezone };
     store::update_user(&auth.db, &s.user.id, change).await?;
     let cookies = if super::cookie_value(&headers, &auth.session_cookie_name()).is_some() {
         auth.session_cookies(&s.session.token, !auth.dont_remember(&headers))
@@ -521,7 +518,9 @@ async fn update_user(State(auth): State<Arc<Auth>>, headers: HeaderMap, body: By
 
 /// A profile's `timezone`: an IANA name, stored as the zone database spells it.
 fn time_zone(name: &str) -> AppResult<String> {
-    crate::tasks::dates::zone(name).map(|(_, canonical)| canonical).map_err(|m| AppError::validation(format!("[body.timezone] {m}")))
+    crate::tasks::dates::zone(name)
+        .map(|(_, canonical)| canonical)
+        .map_err(|m| AppError::validation(format!("[body.timezone] {m}")))
 }
 
 async fn change_password(

@@ -9,7 +9,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use super::store::{self, Conversation, Message};

@@ -376,9 +376,10 @@ fn list_query(args: &Args) -> Result<TaskQuery, ToolOutcome> {
     };
     let sort = match args.get("sort") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(serde_json::from_value::<Sort>(v.clone()).map_err(|_| {
-            ToolOutcome::invalid("sort must be one of: number, due, priority, created, updated.")
-        })?),
+        Some(v) => Some(
+            serde_json::from_value::<Sort>(v.clone())
+                .map_err(|_| ToolOutcome::invalid("sort must be one of: number, due, priority, created, updated."))?,
+        ),
     };
     let limit = match args.get("limit") {
         None | Some(Value::Null) => LIST_DEFAULT,

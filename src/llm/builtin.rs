@@ -162,7 +162,8 @@ fn respond(request: &ModelRequest, known: &[Task]) -> Vec<Result<ModelEvent, Llm
     };
     let tasks: Vec<TaskRef> =
         known.iter().map(|t| TaskRef { number: t.number, title: t.title.clone(), completed: t.completed }).collect();
-    let ctx = Context { tasks: &tasks, last_mentioned: last_mentioned(before), user_name: request.user_name.as_deref() };
+    let ctx =
+        Context { tasks: &tasks, last_mentioned: last_mentioned(before), user_name: request.user_name.as_deref() };
     match nlu::decide(message, &ctx) {
         Decision::Reply(text) => text_events(&text),
         Decision::Call(calls) => {

@@ -40,9 +40,9 @@ async fn serve(db: &Db, email: &str) -> anyhow::Result<()> {
         TaskService::new(db.clone(), crate::events::EventBus::new(db)),
         Owner::new(&user.id, &user.timezone),
     )
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| anyhow::anyhow!("the MCP client did not initialize: {e}"))?;
+    .serve(rmcp::transport::stdio())
+    .await
+    .map_err(|e| anyhow::anyhow!("the MCP client did not initialize: {e}"))?;
     running.waiting().await.map_err(|e| anyhow::anyhow!("the MCP session ended abnormally: {e}"))?;
     Ok(())
 }

@@ -174,9 +174,7 @@ impl DueInput {
                     ));
                 }
                 if words.chars().count() > MAX_DUE_WORDS {
-                    return Err(TaskError::Invalid(format!(
-                        "The due date can be at most {MAX_DUE_WORDS} characters."
-                    )));
+                    return Err(TaskError::Invalid(format!("The due date can be at most {MAX_DUE_WORDS} characters.")));
                 }
                 let spec = dates::parse(words, now).map_err(|e| TaskError::Invalid(e.to_string()))?;
                 (spec, words.to_string())
@@ -217,7 +215,8 @@ pub fn parse_date(s: &str) -> Result<Date, TaskError> {
 fn parse_time(s: &str) -> Result<Time, TaskError> {
     let s = s.trim();
     let bad = || TaskError::Invalid(format!("{:?} is not a time of day: use HH:MM (24-hour).", truncate(s, 40)));
-    let digits = |p: &str, n: std::ops::RangeInclusive<usize>| n.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+    let digits =
+        |p: &str, n: std::ops::RangeInclusive<usize>| n.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
     let (h, m) = s.split_once(':').filter(|(h, m)| digits(h, 1..=2) && digits(m, 2..=2)).ok_or_else(bad)?;
     Time::new(h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, 0, 0).map_err(|_| bad())
 }
@@ -570,14 +569,17 @@ impl CursorKey {
         }
         let int = |i: usize| parts.get(i).and_then(serde_json::Value::as_i64).ok_or_else(bad);
         let text = |i: usize| {
-            parts.get(i).and_then(serde_json::Value::as_str).filter(|s| s.len() <= 32).map(str::to_string).ok_or_else(bad)
+            parts
+                .get(i)
+                .and_then(serde_json::Value::as_str)
+                .filter(|s| s.len() <= 32)
+                .map(str::to_string)
+                .ok_or_else(bad)
         };
         let key = match (sort, parts.len()) {
             (Sort::Number | Sort::Created, 2) => CursorKey::Number(int(1)?),
             (Sort::Due, 3) => CursorKey::Due(text(1)?, int(2)?),
-            (Sort::Priority, 4) => {
-                CursorKey::Priority(i16::try_from(int(1)?).map_err(|_| bad())?, text(2)?, int(3)?)
-            }
+            (Sort::Priority, 4) => CursorKey::Priority(i16::try_from(int(1)?).map_err(|_| bad())?, text(2)?, int(3)?),
             (Sort::Updated, 3) => CursorKey::Updated(Timestamp::parse(&text(1)?).ok_or_else(bad)?, int(2)?),
             _ => return Err(bad()),
         };

@@ -156,10 +156,8 @@ async fn list_tasks(
 
 /// This request's path and query with `cursor` set to the next page's; relative, so it holds behind any proxy.
 fn next_page_url(uri: &axum::http::Uri, cursor: &str) -> String {
-    let mut pairs: Vec<(String, String)> = uri
-        .query()
-        .map(|q| url_pairs(q).into_iter().filter(|(k, _)| k != "cursor").collect())
-        .unwrap_or_default();
+    let mut pairs: Vec<(String, String)> =
+        uri.query().map(|q| url_pairs(q).into_iter().filter(|(k, _)| k != "cursor").collect()).unwrap_or_default();
     pairs.push(("cursor".into(), cursor.into()));
     let enc = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string();
     let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();

@@ -82,8 +82,7 @@ impl TaskService {
         };
         let patch =
             StorePatch { title, description, completed: patch.completed, due, priority: patch.priority, labels };
-        let task =
-            store::update_task(&self.db, &owner.id, number, patch).await?.ok_or(TaskError::NotFound(number))?;
+        let task = store::update_task(&self.db, &owner.id, number, patch).await?.ok_or(TaskError::NotFound(number))?;
         self.announce(&owner.id, "task.updated", &task);
         Ok(task)
     }

@@ -16,6 +16,14 @@ macro_rules! columns {
     };
 }
 
+/// The same columns unqualified, for RETURNING: SQLite refuses a table alias there ("no such column: t.id").
+macro_rules! returning {
+    () => {
+        "id, number, title, description, completed, created_at, updated_at, completed_at, \
+         priority, due_date, due_time, due_at, due_tz, due_string, labels"
+    };
+}
+
 /// A task as stored.
 #[derive(Debug, FromRow)]
 struct TaskRow {
@@ -156,18 +164,18 @@ pub async fn insert_task(db: &Db, user_id: &str, new: StoreNew) -> sqlx::Result<
            INSERT INTO task_counter (user_id, last_number) VALUES ($2, 1)
            ON CONFLICT (user_id) DO UPDATE SET last_number = task_counter.last_number + 1
            RETURNING last_number)
-         INSERT INTO task AS t (id, user_id, number, title, description, completed, created_at, updated_at,
+         INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at,
                                 priority, due_date, due_time, due_at, due_tz, due_string, labels)
          SELECT $1, $2, n.last_number, $3, $4, FALSE, $5, $5, $6, $7, $8, $9, $10, $11, $12 FROM n RETURNING ",
-        columns!()
+        returning!()
     );
     const SQLITE: &str = concat!(
-        "INSERT INTO task AS t (id, user_id, number, title, description, completed, created_at, updated_at,
+        "INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at,
                                 priority, due_date, due_time, due_at, due_tz, due_string, labels)
          VALUES ($1, $2, COALESCE((SELECT last_number FROM task_counter WHERE user_id = $2), 0) + 1,
                  $3, $4, FALSE, $5, $5, $6, $7, $8, $9, $10, $11, $12)
          RETURNING ",
-        columns!()
+        returning!()
     );
     let now = Timestamp::now();
     let sql = if matches!(db, Db::Postgres(_)) { POSTGRES } else { SQLITE };
@@ -197,13 +205,15 @@ pub async fn insert_task(db: &Db, user_id: &str, new: StoreNew) -> sqlx::Result<
         let names = upsert_labels!(tx, &user_id, &labels);
         let row = insert(serde_json::to_string(&names).unwrap_or_default()).fetch_one(&mut *tx).await?;
         for l in &labels {
-            sqlx::query("INSERT INTO task_label (task_id, user_id, key, number, completed) VALUES ($1, $2, $3, $4, FALSE)")
-                .bind(&id)
-                .bind(&user_id)
-                .bind(&l.key)
-                .bind(row.number)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO task_label (task_id, user_id, key, number, completed) VALUES ($1, $2, $3, $4, FALSE)",
+            )
+            .bind(&id)
+            .bind(&user_id)
+            .bind(&l.key)
+            .bind(row.number)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(Task::from(row))
@@ -223,9 +233,13 @@ struct OptDue {
 impl OptDue {
     fn of(due: Option<DueColumns>) -> OptDue {
         match due {
-            Some(d) => {
-                OptDue { date: Some(d.date), time: d.time, at: d.at, timezone: Some(d.timezone), string: Some(d.string) }
-            }
+            Some(d) => OptDue {
+                date: Some(d.date),
+                time: d.time,
+                at: d.at,
+                timezone: Some(d.timezone),
+                string: Some(d.string),
+            },
             None => OptDue::default(),
         }
     }
@@ -233,12 +247,16 @@ impl OptDue {
 
 pub async fn find_task(db: &Db, user_id: &str, number: i64) -> sqlx::Result<Option<Task>> {
     with_db!(db, |pool| {
-        sqlx::query_as::<_, TaskRow>(concat!("SELECT ", columns!(), " FROM task t WHERE t.user_id = $1 AND t.number = $2"))
-            .bind(user_id)
-            .bind(number)
-            .fetch_optional(pool)
-            .await
-            .map(|r| r.map(Task::from))
+        sqlx::query_as::<_, TaskRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM task t WHERE t.user_id = $1 AND t.number = $2"
+        ))
+        .bind(user_id)
+        .bind(number)
+        .fetch_optional(pool)
+        .await
+        .map(|r| r.map(Task::from))
     })
 }
 
@@ -297,7 +315,7 @@ pub async fn nearest(db: &Db, user_id: &str, n: i64, k: i64) -> sqlx::Result<Vec
 /// transaction that also rewrites the task's label rows.
 pub async fn update_task(db: &Db, user_id: &str, number: i64, patch: StorePatch) -> sqlx::Result<Option<Task>> {
     const UPDATE: &str = concat!(
-        "UPDATE task AS t SET
+        "UPDATE task SET
            title = COALESCE($1, title),
            description = CASE WHEN $2 THEN $3 ELSE description END,
            completed = COALESCE($4, completed),
@@ -314,7 +332,7 @@ pub async fn update_task(db: &Db, user_id: &str, number: i64, patch: StorePatch)
            updated_at = $5
          WHERE user_id = $14 AND number = $15
          RETURNING ",
-        columns!()
+        returning!()
     );
     let now = Timestamp::now();
     let user_id = user_id.to_owned();
@@ -367,14 +385,16 @@ pub async fn update_task(db: &Db, user_id: &str, number: i64, patch: StorePatch)
         }
         // Added with the task's status before this change; the update below moves them with it (migration 0010).
         for l in labels.iter().filter(|l| !had.contains(&l.key)) {
-            sqlx::query("INSERT INTO task_label (task_id, user_id, key, number, completed) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&task_id)
-                .bind(&user_id)
-                .bind(&l.key)
-                .bind(number)
-                .bind(was_completed)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO task_label (task_id, user_id, key, number, completed) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&task_id)
+            .bind(&user_id)
+            .bind(&l.key)
+            .bind(number)
+            .bind(was_completed)
+            .execute(&mut *tx)
+            .await?;
         }
         let row = update(Some(serde_json::to_string(&names).unwrap_or_default())).fetch_one(&mut *tx).await?;
         tx.commit().await?;
@@ -386,8 +406,8 @@ pub async fn delete_task(db: &Db, user_id: &str, number: i64) -> sqlx::Result<Op
     let user_id = user_id.to_owned();
     with_db_write!(db, move |pool| {
         sqlx::query_as::<_, TaskRow>(concat!(
-            "DELETE FROM task AS t WHERE t.user_id = $1 AND t.number = $2 RETURNING ",
-            columns!(),
+            "DELETE FROM task WHERE user_id = $1 AND number = $2 RETURNING ",
+            returning!(),
             ""
         ))
         .bind(user_id)
@@ -459,7 +479,10 @@ fn list_where(pg: bool, plan: &ListPlan, binds: &mut Binds) -> String {
             sql += &format!(" AND t.search @@ to_tsquery('simple', {})", binds.push(Bind::Text(q.join(" & "))));
         } else {
             let m = fts_match(&plan.user_id, &plan.words, " AND ");
-            sql += &format!(" AND t.pk IN (SELECT rowid FROM task_fts WHERE task_fts MATCH {})", binds.push(Bind::Text(m)));
+            sql += &format!(
+                " AND t.pk IN (SELECT rowid FROM task_fts WHERE task_fts MATCH {})",
+                binds.push(Bind::Text(m))
+            );
         }
     }
     sql
@@ -475,7 +498,11 @@ fn fts_match(user_id: &str, words: &[String], join: &str) -> String {
 
 /// The ORDER BY and the keyset condition after the cursor, for a sort.
 fn order_and_after(plan: &ListPlan, binds: &mut Binds) -> (String, Option<String>) {
-    let number = if plan.label_key.is_some() && matches!(plan.sort, Sort::Number | Sort::Created) { "l.number" } else { "t.number" };
+    let number = if plan.label_key.is_some() && matches!(plan.sort, Sort::Number | Sort::Created) {
+        "l.number"
+    } else {
+        "t.number"
+    };
     let order = match plan.sort {
         Sort::Number => number.to_string(),
         Sort::Created => format!("{number} DESC"),
@@ -578,7 +605,10 @@ pub async fn search_any(db: &Db, user_id: &str, words: &[String], limit: usize) 
 /// The person's task counts, from the counters the triggers keep.
 pub async fn counts(db: &Db, user_id: &str) -> sqlx::Result<TaskCounts> {
     let row: Option<(i64, i64)> = with_db!(db, |pool| {
-        sqlx::query_as("SELECT pending, done FROM task_counter WHERE user_id = $1").bind(user_id).fetch_optional(pool).await
+        sqlx::query_as("SELECT pending, done FROM task_counter WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await
     })?;
     let (pending, completed) = row.unwrap_or_default();
     Ok(TaskCounts { pending, completed })
