@@ -16,7 +16,8 @@ use crate::on_both_databases;
 const OPENAI: &str = "openai:fake-model";
 const GEMINI: &str = "gemini:fake-gemini";
 const GEMINI_THEN_OPENAI: &str = "gemini:fake-gemini,openai:fake-model";
-const TOOL_NAMES: [&str; 5] = ["add_task", "list_tasks", "complete_task", "delete_task", "update_task"];
+const TOOL_NAMES: [&str; 6] =
+    ["add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
@@ -176,7 +177,17 @@ fn assert_openai_tools(body: &Value) {
     assert_eq!(params("add_task")["required"], json!(["title"]));
     assert_eq!(params("add_task")["properties"]["title"]["type"], "string");
     assert_eq!(params("list_tasks")["properties"]["status"]["enum"], json!(["all", "pending", "completed"]));
-    for name in ["complete_task", "delete_task", "update_task"] {
+    for name in ["add_task", "update_task"] {
+        let props = &params(name)["properties"];
+        assert_eq!(props["priority"]["enum"], json!(["none", "low", "medium", "high", "urgent"]), "{name}");
+        assert_eq!(props["labels"]["type"], "array", "{name}");
+        assert!(props["due"].is_object(), "{name} takes a due date: {props}");
+    }
+    let list = &params("list_tasks")["properties"];
+    for filter in ["search", "label", "priority", "due", "sort", "cursor", "limit"] {
+        assert!(list.get(filter).is_some(), "list_tasks filters by {filter}: {list}");
+    }
+    for name in ["complete_task", "reopen_task", "delete_task", "update_task"] {
         assert_eq!(params(name)["required"], json!(["task_id"]), "{name}");
         assert_eq!(params(name)["properties"]["task_id"]["type"], "integer", "{name}");
     }

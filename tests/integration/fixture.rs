@@ -134,8 +134,9 @@ async fn a_better_auth_database_is_migrated_and_served_unchanged() {
     let pool = sqlite_pool(&app);
 
     // Nothing Better Auth wrote was touched by the migration or the start. The columns our migrations add to
-    // `user` (Better Auth's admin-plugin `banned`, `banReason`, `banExpires`) are new, with their defaults.
-    let added = ["banned=0", "banReason=NULL", "banExpires=NULL"];
+    // `user` (Better Auth's admin-plugin `banned`, `banReason`, `banExpires`, and our `timezone` additional
+    // field) are new, with their defaults.
+    let added = ["banned=0", "banReason=NULL", "banExpires=NULL", "timezone=UTC"];
     let mut after = dump(pool).await;
     for (table, rows) in after.iter_mut().filter(|(t, _)| t == "user") {
         for row in rows.iter_mut() {
