@@ -3,7 +3,7 @@
 //! signatures were dropped.
 
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::sse::{data_events, send_with_retries};
 use super::{
@@ -24,15 +24,27 @@ impl Gemini {
     }
 }
 
-/// Gemini's schema dialect is an OpenAPI subset: drop the JSON Schema keywords it rejects.
+/// Gemini's schema dialect is an OpenAPI subset: drop the JSON Schema keywords it rejects, and spell a
+/// `"type": [T, "null"]` union the OpenAPI way (`"type": T, "nullable": true`), since it takes one type only.
 fn gemini_schema(schema: &Value) -> Value {
     match schema {
-        Value::Object(map) => Value::Object(
-            map.iter()
+        Value::Object(map) => {
+            let mut out: Map<String, Value> = map
+                .iter()
                 .filter(|(k, _)| !matches!(k.as_str(), "additionalProperties" | "$schema" | "default"))
                 .map(|(k, v)| (k.clone(), gemini_schema(v)))
-                .collect(),
-        ),
+                .collect();
+            if let Some(Value::Array(types)) = map.get("type") {
+                let named: Vec<&Value> = types.iter().filter(|t| t.as_str() != Some("null")).collect();
+                if let [one] = named.as_slice() {
+                    out.insert("type".into(), (*one).clone());
+                }
+                if named.len() < types.len() {
+                    out.insert("nullable".into(), Value::Bool(true));
+                }
+            }
+            Value::Object(out)
+        }
         Value::Array(items) => Value::Array(items.iter().map(gemini_schema).collect()),
         other => other.clone(),
     }

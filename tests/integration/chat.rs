@@ -201,6 +201,10 @@ fn assert_gemini_tools(body: &Value) {
     let text = body["tools"].to_string();
     assert!(!text.contains("additionalProperties"), "Gemini rejects additionalProperties: {text}");
     assert!(!text.contains("\"default\""), "Gemini rejects default: {text}");
+    assert!(!text.contains("[\"string\",\"null\"]"), "Gemini takes one type, with nullable: {text}");
+    let update = decls.iter().find(|d| d["name"] == "update_task").unwrap();
+    assert_eq!(update["parameters"]["properties"]["due"]["type"], "string", "{update}");
+    assert_eq!(update["parameters"]["properties"]["due"]["nullable"], true, "{update}");
     for d in decls {
         assert!(d["description"].as_str().unwrap().len() > 20, "{d}");
         assert_eq!(d["parameters"]["type"], "object", "{d}");

@@ -42,14 +42,18 @@ BIN = os.environ.get("TASKCHAT_BIN") or str(ROOT / "target" / "debug" / "taskcha
 PG_ADMIN_URL = os.environ.get("TASKCHAT_TEST_DATABASE_URL")
 PASSWORD = "correct horse battery"
 TRUSTED_ORIGIN = "http://localhost:3000"
-TOOL_NAMES = ["add_task", "list_tasks", "complete_task", "delete_task", "update_task"]
+TOOL_NAMES = ["add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"]
 # What src/chat/tools.rs defines: each tool's properties and required ones (user_id is MCP's addition).
 SCHEMAS = {
-    "add_task": ({"title", "description"}, ["title"]),
-    "list_tasks": ({"status"}, None),
+    "add_task": ({"title", "description", "due", "priority", "labels"}, ["title"]),
+    "list_tasks": ({"status", "search", "label", "priority", "due", "sort", "limit", "cursor"}, None),
     "complete_task": ({"task_id"}, ["task_id"]),
+    "reopen_task": ({"task_id"}, ["task_id"]),
     "delete_task": ({"task_id"}, ["task_id"]),
-    "update_task": ({"task_id", "title", "description"}, ["task_id"]),
+    "update_task": (
+        {"task_id", "title", "description", "due", "priority", "labels", "add_labels", "remove_labels"},
+        ["task_id"],
+    ),
 }
 # The SDK's two ways in: the 2026-07-28 protocol (discover) and the initialize handshake.
 MODES = {"modern": "auto", "legacy": "legacy"}
@@ -381,7 +385,15 @@ async def test_every_tool_changes_what_rest_shows(deployment: Deployment, mode: 
     async with mcp_http(deployment.url, ada.token, mode) as client:
         is_error, added = await call(client, "add_task", {"title": "buy milk", "description": "2 litres"})
         assert not is_error
-        assert added["task"] == {"number": 1, "title": "buy milk", "description": "2 litres", "completed": False}
+        assert added["task"] == {
+            "number": 1,
+            "title": "buy milk",
+            "description": "2 litres",
+            "completed": False,
+            "due": None,
+            "priority": "none",
+            "labels": [],
+        }
         task = rest_task(deployment, ada.token, 1)
         assert task and (task["title"], task["description"]) == ("buy milk", "2 litres")
 
