@@ -200,7 +200,11 @@ fn due_range(filter: DueFilter, now: &jiff::ZonedDateTime) -> DueRange {
         }
         DueFilter::None => r.at_least = Some("~".into()),
         DueFilter::Before(d) => r.below = Some(start(d)),
-        DueFilter::After(d) => r.above = Some(end(d)),
+        DueFilter::After(d) => {
+            // '~' (no due) sorts after every date: it is not "after" one.
+            r.above = Some(end(d));
+            r.below = Some("~".into());
+        }
     }
     r
 }

@@ -16,8 +16,7 @@ use crate::on_both_databases;
 const OPENAI: &str = "openai:fake-model";
 const GEMINI: &str = "gemini:fake-gemini";
 const GEMINI_THEN_OPENAI: &str = "gemini:fake-gemini,openai:fake-model";
-const TOOL_NAMES: [&str; 6] =
-    ["add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"];
+const TOOL_NAMES: [&str; 6] = ["add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers

@@ -13,4 +13,5 @@ mod fixture;
 mod hostile;
 mod migrations;
 mod operator;
+mod rich;
 mod tasks;

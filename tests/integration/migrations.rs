@@ -58,3 +58,44 @@ on_both_databases!(restarting_on_the_same_database_keeps_everything, |backend: B
     assert_eq!(c2.get("/api/tasks").await.json["tasks"][0]["title"], "persisted");
     again.stop().await;
 });
+
+on_both_databases!(rich_task_migrations_revert_and_reapply_keeping_the_tasks, |backend: Backend| async move {
+    let app = TestApp::start(backend).await;
+    let (c, user) = app.signed_up("Rich").await;
+    let user_id = user["id"].as_str().unwrap().to_string();
+    assert_eq!(c.post("/api/auth/update-user", json!({"timezone": "Pacific/Auckland"})).await.status, 200);
+    for body in [
+        json!({"title": "plain"}),
+        json!({"title": "rich", "due": "2026-12-24 09:00", "priority": "urgent", "labels": ["home"]}),
+    ] {
+        assert_eq!(c.post("/api/tasks", body).await.status, 201);
+    }
+    c.post("/api/tasks/1/complete", json!({})).await;
+    let db = app.db().clone();
+    let newest = db.current_version().await.unwrap();
+
+    // Down to the schema before rich tasks (9 on SQLite; PostgreSQL has no 9, so 8): the tasks stay.
+    db.migrate_down(9).await.unwrap();
+    assert!(db.current_version().await.unwrap() <= 9);
+    assert_eq!(app.count("SELECT COUNT(*) FROM task WHERE user_id = $1", &user_id).await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM task WHERE user_id = $1 AND completed", &user_id).await, 1);
+    let gone = taskchat::with_db!(&db, |pool| sqlx::query("SELECT due_date FROM task").execute(pool).await.map(|_| ()));
+    assert!(gone.is_err(), "the rich columns are gone after reverting");
+
+    // Up again: every task is served, with the defaults for what the revert dropped; new writes work.
+    db.migrate_up().await.unwrap();
+    assert_eq!(db.current_version().await.unwrap(), newest);
+    let list = c.get("/api/tasks").await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let tasks = list.json["tasks"].as_array().unwrap();
+    assert_eq!(tasks.iter().map(|t| t["title"].as_str().unwrap()).collect::<Vec<_>>(), ["plain", "rich"]);
+    assert!(tasks.iter().all(|t| t["priority"] == "none" && t["due"].is_null() && t["labels"] == json!([])));
+    assert_eq!(c.get("/api/tasks?status=completed").await.json["count"], 1);
+    assert_eq!(c.get("/api/tasks?q=rich").await.json["count"], 1, "the search index is rebuilt for old rows");
+    let again = c.patch("/api/tasks/2", json!({"priority": "high", "labels": ["home"], "due": "2026-12-25"})).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(c.get("/api/labels").await.json["labels"], json!([{"name": "home", "tasks": 1, "pending": 1}]));
+    assert_eq!(c.post("/api/tasks", json!({"title": "third"})).await.json["number"], 3, "numbering continues");
+    assert_eq!(c.get("/api/auth/get-session").await.json["user"]["timezone"], "UTC", "the zone column was reverted");
+    app.stop().await;
+});
