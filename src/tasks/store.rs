@@ -626,3 +626,7 @@ pub async fn labels(db: &Db, user_id: &str, limit: usize) -> sqlx::Result<Vec<La
         .await
     })
 }
+
+#[cfg(test)]
+#[path = "store_plans.rs"]
+mod plans;
