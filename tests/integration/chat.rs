@@ -1233,3 +1233,66 @@ async fn slow_down_title_writes(app: &TestApp) {
         }
     }
 }
+
+on_both_databases!(a_model_sets_changes_clears_and_filters_rich_fields, |backend: Backend| async move {
+    let fake = FakeModels::start().await;
+    let app = start_with_fake(backend, &fake, OPENAI, |_| {}).await;
+    let (c, user) = app.signed_up("Riley").await;
+    assert_eq!(c.post("/api/auth/update-user", json!({"timezone": "Pacific/Auckland"})).await.status, 200);
+    let add = r#"{"title":"pay rent","due":"2026-12-24 09:00","priority":"high","labels":["home","Money"]}"#;
+    fake.push(Provider::OpenAi, openai::tool_call("c1", "add_task", add));
+    fake.push(Provider::OpenAi, openai::tool_call("c2", "add_task", r#"{"title":"water plants","labels":["home"]}"#));
+    fake.push(
+        Provider::OpenAi,
+        openai::tool_call("c3", "list_tasks", r#"{"label":"home","priority":"high","search":"rent","limit":5}"#),
+    );
+    fake.push(
+        Provider::OpenAi,
+        openai::tool_call(
+            "c4",
+            "update_task",
+            r#"{"task_id":1,"due":null,"priority":"urgent","remove_labels":["money"],"add_labels":["bills"]}"#,
+        ),
+    );
+    fake.push(Provider::OpenAi, openai::tool_call("c5", "update_task", r#"{"task_id":2,"due":"someday maybe"}"#));
+    fake.push(Provider::OpenAi, openai::tool_call("c6", "list_tasks", r#"{"label":"home","limit":1}"#));
+    fake.push(Provider::OpenAi, openai::text(&["Done."]));
+
+    let r = chat(&c, &user, None, "plan my week").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let calls = r.json["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 6, "{}", r.text);
+    let added = &calls[0]["result"]["task"];
+    assert_eq!(added["due"]["date"], "2026-12-24");
+    assert_eq!(added["due"]["time"], "09:00");
+    assert_eq!(added["due"]["timezone"], "Pacific/Auckland");
+    assert!(added["due"]["when"].as_str().is_some_and(|w| w.contains("09:00")), "{added}");
+    assert_eq!(added["priority"], "high");
+    assert_eq!(added["labels"], json!(["home", "Money"]));
+    let listed = &calls[2]["result"];
+    assert_eq!(listed["count"], 1, "{listed}");
+    assert_eq!(listed["tasks"][0]["number"], 1);
+    let updated = &calls[3]["result"]["task"];
+    assert_eq!(updated["due"], Value::Null);
+    assert_eq!(updated["priority"], "urgent");
+    assert_eq!(updated["labels"], json!(["home", "bills"]));
+    // A due the parser cannot read is an error result quoting it, and task 2 is unchanged.
+    let refused = &calls[4]["result"];
+    assert!(refused.to_string().contains("someday maybe"), "{refused}");
+    assert_eq!(c.get("/api/tasks/2").await.json["due"], Value::Null);
+    // One page at a time, with the total and how to get the next.
+    let page = &calls[5]["result"];
+    assert_eq!((page["count"].clone(), page["total"].clone()), (json!(1), json!(2)), "{page}");
+    assert!(page["next_cursor"].is_string(), "{page}");
+
+    // REST sees what the tools did.
+    let one = c.get("/api/tasks/1").await.json;
+    assert_eq!((one["priority"].clone(), one["labels"].clone()), (json!("urgent"), json!(["home", "bills"])));
+    let first = c.get("/api/tasks?label=home&sort=number").await.json;
+    assert_eq!(first["count"], 2);
+    // And the model was told the person's zone and date.
+    let reqs = fake.requests(Provider::OpenAi);
+    let system = oa_messages(&reqs[0])[0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains("Pacific/Auckland"), "{system}");
+    app.stop().await;
+});
