@@ -481,8 +481,11 @@ def test_a_scripted_model_that_calls_a_tool_streams_progress_and_deltas(database
             assert updates[1]["task"]["title"] == "Added task 1: water plants"
             # What the model was sent: the tools, then the tool result in the second request.
             first, second = fake.requests
-            assert [t["function"]["name"] for t in first["tools"]] == ["add_task", "list_tasks", "complete_task",
-                                                                       "delete_task", "update_task"]
+            assert [t["function"]["name"] for t in first["tools"]] == [
+                "add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"
+            ]
+            add_props = next(t for t in first["tools"] if t["function"]["name"] == "add_task")["function"]["parameters"]
+            assert {"due", "priority", "labels"} <= set(add_props["properties"])
             assert first["stream"] is True
             tool_msg = second["messages"][-1]
             assert tool_msg["role"] == "tool" and tool_msg["tool_call_id"] == "call_1"

@@ -427,6 +427,64 @@ async def test_every_tool_changes_what_rest_shows(deployment: Deployment, mode: 
 
 
 @pytest.mark.anyio
+async def test_rich_fields_are_set_changed_cleared_and_filtered(deployment: Deployment) -> None:
+    ada = sign_up(deployment)
+    r = httpx2.post(
+        f"{deployment.url}/api/auth/update-user",
+        json={"timezone": "America/New_York"},
+        headers={"Authorization": f"Bearer {ada.token}", "Origin": TRUSTED_ORIGIN},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    async with mcp_http(deployment.url, ada.token) as client:
+        # 8 March 2026, 02:30 does not exist in New York (clocks go 02:00 -> 03:00): it is 03:30 EDT, 07:30Z.
+        args = {"title": "file taxes", "due": "2026-03-08 02:30", "priority": "urgent", "labels": ["Money", "money"]}
+        is_error, added = await call(client, "add_task", args)
+        assert not is_error, added
+        task = added["task"]
+        assert task["due"]["date"] == "2026-03-08" and task["due"]["time"] == "02:30"
+        assert task["due"]["timezone"] == "America/New_York"
+        assert task["priority"] == "urgent" and task["labels"] == ["Money"]
+        assert rest_task(deployment, ada.token, 1)["due"]["at"] == "2026-03-08T07:30:00.000Z"
+        assert not (await call(client, "add_task", {"title": "water plants", "labels": ["home"]}))[0]
+
+        is_error, listed = await call(client, "list_tasks", {"label": "money", "priority": "urgent", "search": "tax"})
+        assert not is_error and [t["number"] for t in listed["tasks"]] == [1], listed
+        is_error, listed = await call(client, "list_tasks", {"due": "none"})
+        assert [t["number"] for t in listed["tasks"]] == [2], listed
+        is_error, page = await call(client, "list_tasks", {"limit": 1})
+        assert page["count"] == 1 and page["total"] == 2 and page["next_cursor"], page
+        is_error, rest = await call(client, "list_tasks", {"limit": 1, "cursor": page["next_cursor"]})
+        assert [t["number"] for t in rest["tasks"]] == [2] and rest["next_cursor"] is None, rest
+
+        is_error, updated = await call(
+            client, "update_task", {"task_id": 1, "due": None, "priority": "low", "add_labels": ["admin"]}
+        )
+        assert not is_error, updated
+        assert updated["task"]["due"] is None and updated["task"]["priority"] == "low"
+        assert updated["task"]["labels"] == ["Money", "admin"]
+        assert rest_task(deployment, ada.token, 1)["labels"] == ["Money", "admin"]
+
+        is_error, done = await call(client, "complete_task", {"task_id": 2})
+        is_error, reopened = await call(client, "reopen_task", {"task_id": 2})
+        assert not is_error and reopened["task"]["completed"] is False
+
+        before = rest_tasks(deployment, ada.token)
+        for name, args in [
+            ("add_task", {"title": "x", "due": "someday maybe"}),
+            ("add_task", {"title": "x", "priority": "huge"}),
+            ("add_task", {"title": "x", "labels": ["y" * 41]}),
+            ("update_task", {"task_id": 1, "title": "renamed", "due": "2026-02-30"}),
+            ("list_tasks", {"due": "someday"}),
+            ("list_tasks", {"cursor": "garbage"}),
+            ("list_tasks", {"limit": 0}),
+        ]:
+            is_error, result = await call(client, name, args)
+            assert is_error and result["error"] == "invalid_arguments", (name, args, result)
+        assert rest_tasks(deployment, ada.token) == before, "a refused call writes nothing"
+
+
+@pytest.mark.anyio
 async def test_a_jwt_works_as_the_bearer_too(deployment: Deployment) -> None:
     ada = sign_up(deployment)
     async with mcp_http(deployment.url, jwt_for(deployment, ada)) as client:
