@@ -390,3 +390,31 @@ on_both_databases!(no_filter_or_search_shows_another_persons_tasks, |backend: Ba
     assert!(!r.text.contains("secret"), "{}", r.text);
     app.stop().await;
 });
+
+on_both_databases!(the_openapi_document_describes_the_rich_task, |backend: Backend| async move {
+    let app = TestApp::start(backend).await;
+    let (c, _) = app.signed_up("Doc").await;
+    let doc = c.get("/openapi.json").await.json;
+    let task = c.post("/api/tasks", json!({"title": "t", "due": "2026-12-24 09:00", "labels": ["x"]})).await.json;
+    let schemas = &doc["components"]["schemas"];
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let mut required: Vec<String> =
+        schemas["Task"]["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    required.sort();
+    assert_eq!(required, keys(&task), "Task schema's fields are what the API returns");
+    assert_eq!(keys(&schemas["Due"]["properties"]), keys(&task["due"]));
+    let list = &doc["paths"]["/api/tasks"]["get"];
+    let params: Vec<&str> =
+        list["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(params, ["status", "q", "label", "priority", "due", "sort", "limit", "cursor"]);
+    let page = c.get("/api/tasks").await.json;
+    let page_schema = &list["responses"]["200"]["content"]["application/json"]["schema"]["properties"];
+    assert_eq!(keys(page_schema), keys(&page));
+    let session = c.get("/api/auth/get-session").await.json;
+    assert!(schemas["User"]["properties"].get("timezone").is_some() && session["user"]["timezone"].is_string());
+    app.stop().await;
+});

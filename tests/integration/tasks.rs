@@ -181,6 +181,7 @@ on_both_databases!(health_readiness_and_openapi, |backend: Backend| async move {
         ("/api/tasks/{number}", "delete"),
         ("/api/tasks/{number}/complete", "post"),
         ("/api/tasks/{number}/reopen", "post"),
+        ("/api/labels", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/openapi.json", "get"),
