@@ -2500,7 +2500,14 @@ async fn run(args: Args, argv: Vec<String>) -> anyhow::Result<()> {
         dbs,
         notes,
     };
-    let text = report.render();
+    let mut text = report.render();
+    // The section `--bench tasks` writes is its own: keep it.
+    if let Ok(old) = std::fs::read_to_string(&args.out)
+        && let (Some(a), Some(b)) = (old.find("<!-- tasks:begin -->"), old.find("<!-- tasks:end -->"))
+        && b > a
+    {
+        text = format!("{}\n{}\n", text.trim_end(), &old[a..b + "<!-- tasks:end -->".len()]);
+    }
     std::fs::write(&args.out, &text).with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!("load: wrote {}", args.out.display());
     if std::env::var_os("TASKCHAT_BENCH_KEEP").is_none() {
