@@ -5,8 +5,10 @@
 use jiff::civil::{Date, Time, Weekday, time};
 use jiff::{Span, ZonedDateTime};
 
+use super::calendar::{next_day_of_month, next_weekday, plain, resolve_md, weekend};
+use super::clock::TimeEl;
 use super::lexer::{Kind, Tok, is_trailing_punct};
-use super::words::{self, MONTHS, Unit, ordinal};
+use super::words::{self, Unit};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Fail {
@@ -41,21 +43,11 @@ impl DateEl {
     }
 }
 
-/// A time element: a clock time, or a part of the day ("evening"). `can_pm` marks an hour written without
-/// am/pm below noon, which a later part of the day moves to the afternoon ("tonight at 9" is 21:00).
-#[derive(Debug, Clone, Copy)]
-struct TimeEl {
-    time: Time,
-    part: bool,
-    can_pm: bool,
-    weak: bool,
-}
-
-fn impossible<T>(msg: String) -> Result<T, Fail> {
+pub(super) fn impossible<T>(msg: String) -> Result<T, Fail> {
     Err(Fail::Impossible(msg))
 }
 
-fn too_far(_: jiff::Error) -> Fail {
+pub(super) fn too_far(_: jiff::Error) -> Fail {
     Fail::Impossible("That date is out of range.".to_string())
 }
 
@@ -108,41 +100,41 @@ fn refine(t: TimeEl, soft: Option<Time>) -> Time {
     }
 }
 
-struct P<'a> {
-    src: &'a str,
-    t: &'a [Tok],
-    i: usize,
-    now: &'a ZonedDateTime,
-    today: Date,
+pub(super) struct P<'a> {
+    pub src: &'a str,
+    pub t: &'a [Tok],
+    pub i: usize,
+    pub now: &'a ZonedDateTime,
+    pub today: Date,
 }
 
 impl<'a> P<'a> {
-    fn tok(&self, k: usize) -> Option<&'a Tok> {
+    pub(super) fn tok(&self, k: usize) -> Option<&'a Tok> {
         self.t.get(self.i + k)
     }
 
-    fn text(&self, k: usize) -> Option<&'a str> {
+    pub(super) fn text(&self, k: usize) -> Option<&'a str> {
         self.tok(k).map(|t| t.text.as_str())
     }
 
-    fn word(&self, k: usize) -> Option<&'a str> {
+    pub(super) fn word(&self, k: usize) -> Option<&'a str> {
         self.tok(k).filter(|t| t.kind == Kind::Word).map(|t| t.text.as_str())
     }
 
-    fn num(&self, k: usize) -> Option<&'a Tok> {
+    pub(super) fn num(&self, k: usize) -> Option<&'a Tok> {
         self.tok(k).filter(|t| t.kind == Kind::Num)
     }
 
     /// Token `k` is the given punctuation or word, written right after the token before it.
-    fn glued(&self, k: usize, text: &str) -> bool {
+    pub(super) fn glued(&self, k: usize, text: &str) -> bool {
         self.tok(k).is_some_and(|t| !t.space_before && t.is(text))
     }
 
-    fn glued_num(&self, k: usize) -> Option<&'a Tok> {
+    pub(super) fn glued_num(&self, k: usize) -> Option<&'a Tok> {
         self.num(k).filter(|t| !t.space_before)
     }
 
-    fn eat(&mut self, text: &str) -> bool {
+    pub(super) fn eat(&mut self, text: &str) -> bool {
         let hit = self.text(0) == Some(text);
         if hit {
             self.i += 1;
@@ -172,7 +164,7 @@ impl<'a> P<'a> {
         at
     }
 
-    fn source(&self, from: usize) -> &'a str {
+    pub(super) fn source(&self, from: usize) -> &'a str {
         let a = self.t[from].start;
         let b = self.t[self.i.saturating_sub(1).max(from)].end;
         &self.src[a..b]
@@ -208,124 +200,6 @@ impl<'a> P<'a> {
             None => soft,
         };
         Ok((time, weak))
-    }
-
-    // ----- times -----
-
-    fn time(&mut self, at: bool) -> R<TimeEl> {
-        let save = self.i;
-        let r = self.time_inner(at);
-        if !matches!(r, Ok(Some(_))) {
-            self.i = save;
-        }
-        r
-    }
-
-    fn time_inner(&mut self, mut at: bool) -> R<TimeEl> {
-        if self.eat("at") || self.eat("@") {
-            at = true;
-        }
-        let part = |h: i8| Ok(Some(TimeEl { time: time(h, 0, 0, 0), part: true, can_pm: false, weak: false }));
-        let exact = |t: Time| Ok(Some(TimeEl { time: t, part: false, can_pm: false, weak: false }));
-        let Some(tok) = self.tok(0) else { return Ok(None) };
-        match tok.text.as_str() {
-            "noon" | "midday" => {
-                self.i += 1;
-                return exact(time(12, 0, 0, 0));
-            }
-            "midnight" => {
-                self.i += 1;
-                return exact(time(23, 59, 0, 0));
-            }
-            "in" if self.word(1) == Some("the") => {
-                if let Some(h) = self.word(2).and_then(words::part_of_day).filter(|&h| h != 20) {
-                    self.i += 3;
-                    return part(h);
-                }
-                return Ok(None);
-            }
-            w => {
-                if let Some(h) = words::part_of_day(w) {
-                    self.i += 1;
-                    return part(h);
-                }
-            }
-        }
-        if tok.kind == Kind::Num { self.clock(at) } else { Ok(None) }
-    }
-
-    /// 5pm, 5 pm, 5:30pm, 5.30 p.m., 17:00, 17h, 17h30, and a bare hour after "at".
-    fn clock(&mut self, at: bool) -> R<TimeEl> {
-        let from = self.i;
-        let h_tok = self.tok(0).expect("clock starts at a number");
-        if h_tok.digits() > 2 {
-            return Ok(None);
-        }
-        let mut h = h_tok.num;
-        let mut m = 0;
-        self.i += 1;
-        let mut sep = None;
-        if let Some(s) = self.tok(0).filter(|t| !t.space_before && (t.is(":") || t.is(".") || t.is("h"))) {
-            let sep_text = s.text.clone();
-            if let Some(mm) = self.glued_num(1).filter(|t| t.digits() == 2) {
-                m = mm.num;
-                self.i += 2;
-                sep = Some(sep_text);
-            } else if sep_text == "h" {
-                self.i += 1;
-                sep = Some(sep_text);
-            } else {
-                return Ok(None);
-            }
-        }
-        let pm = match self.word(0) {
-            Some("am") => Some(false),
-            Some("pm") => Some(true),
-            Some(x @ ("a" | "p")) if self.glued(1, ".") && self.word(2) == Some("m") && !self.t[self.i + 2].space_before => {
-                self.i += 2;
-                if self.glued(1, ".") {
-                    self.i += 1;
-                }
-                Some(x == "p")
-            }
-            _ => None,
-        };
-        if pm.is_some() {
-            self.i += 1;
-        }
-        let bad = |p: &Self| impossible(format!("{} is not a time of day.", p.source(from)));
-        let weak = sep.as_deref() == Some("h") && m == 0 && !at;
-        let mut can_pm = false;
-        match (pm, sep.as_deref()) {
-            (Some(pm), _) => {
-                if !(1..=12).contains(&h) || m > 59 {
-                    return bad(self);
-                }
-                h = h % 12 + if pm { 12 } else { 0 };
-            }
-            (None, Some(".")) => return Ok(None),
-            (None, Some(_)) => {
-                if h > 23 || m > 59 {
-                    return bad(self);
-                }
-                if at && sep.as_deref() == Some(":") && h_tok.digits() == 1 && (1..=7).contains(&h) {
-                    h += 12;
-                }
-                can_pm = (1..=11).contains(&h);
-            }
-            (None, None) => {
-                if !at {
-                    return Ok(None);
-                }
-                match h {
-                    1..=7 => h += 12,
-                    0 | 8..=23 => {}
-                    _ => return bad(self),
-                }
-                can_pm = (1..=11).contains(&h);
-            }
-        }
-        Ok(Some(TimeEl { time: time(h as i8, m as i8, 0, 0), part: false, can_pm, weak }))
     }
 
     // ----- dates -----
@@ -450,7 +324,8 @@ impl<'a> P<'a> {
     }
 
     fn day_after_tomorrow(&mut self) -> R<DateEl> {
-        if self.word(0) == Some("day") && self.word(1) == Some("after") && self.word(2).is_some_and(words::is_tomorrow) {
+        if self.word(0) == Some("day") && self.word(1) == Some("after") && self.word(2).is_some_and(words::is_tomorrow)
+        {
             self.i += 3;
             return Ok(Some(DateEl::day(self.add_days(2)?)));
         }
@@ -618,73 +493,3 @@ impl<'a> P<'a> {
         Ok(Some(DateEl::day(resolve_md(self.today, month as i8, day, year)?)))
     }
 }
-
-/// The next `wd` counting today.
-fn plain(today: Date, wd: Weekday) -> Date {
-    let ahead = (wd.to_monday_zero_offset() - today.weekday().to_monday_zero_offset()).rem_euclid(7);
-    today.checked_add(Span::new().days(ahead)).unwrap_or(today)
-}
-
-/// "next friday": a week later when that day is still ahead in this Monday–Sunday week.
-fn next_weekday(today: Date, wd: Weekday) -> Date {
-    let ahead = (wd.to_monday_zero_offset() - today.weekday().to_monday_zero_offset()).rem_euclid(7);
-    let ahead = if today.weekday().to_monday_zero_offset() + ahead <= 6 { ahead + 7 } else { ahead };
-    today.checked_add(Span::new().days(ahead)).unwrap_or(today)
-}
-
-fn weekend(today: Date) -> Date {
-    if today.weekday() == Weekday::Sunday { today } else { plain(today, Weekday::Saturday) }
-}
-
-fn max_days(month: i8) -> u64 {
-    match month {
-        2 => 29,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Month and day, in the given year or else the first year (this one or later) where it is not yet past.
-fn resolve_md(today: Date, month: i8, day: u64, year: Option<i16>) -> Result<Date, Fail> {
-    let name = MONTHS[(month - 1) as usize];
-    if day == 0 {
-        return impossible("There is no day 0 in a month.".to_string());
-    }
-    let no_such = |y: i16| Fail::Impossible(format!("{name} {y} has no {}.", ordinal(day)));
-    if let Some(y) = year {
-        if day > 31 {
-            return Err(no_such(y));
-        }
-        return Date::new(y, month, day as i8).map_err(|_| no_such(y));
-    }
-    if day > max_days(month) {
-        return Err(no_such(today.year()));
-    }
-    let y0 = today.year();
-    for y in y0..=y0.saturating_add(8) {
-        if let Ok(d) = Date::new(y, month, day as i8)
-            && d >= today
-        {
-            return Ok(d);
-        }
-    }
-    Err(no_such(y0))
-}
-
-/// "the 15th": this month if today or later, else the next month that has it.
-fn next_day_of_month(today: Date, day: u64) -> Result<Date, Fail> {
-    if day == 0 || day > 31 {
-        return impossible(format!("No month has a {}.", ordinal(day)));
-    }
-    let first = today.first_of_month();
-    for k in 0..=12 {
-        let Ok(m) = first.checked_add(Span::new().months(k)) else { break };
-        if let Ok(d) = Date::new(m.year(), m.month(), day as i8)
-            && d >= today
-        {
-            return Ok(d);
-        }
-    }
-    Err(Fail::Impossible("That date is out of range.".to_string()))
-}
-

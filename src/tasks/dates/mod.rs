@@ -5,6 +5,8 @@
 //! The words are reckoned in the zone and civil date of `now`. Text is split into tokens (`lexer`), read by a
 //! small grammar with bounded look-ahead (`grammar`) over a fixed vocabulary (`words`).
 
+mod calendar;
+mod clock;
 mod describe;
 mod grammar;
 mod lexer;
