@@ -4,115 +4,33 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-
-const BASE = process.env.TASKCHAT_URL || "http://127.0.0.1:8080";
-const DB = process.env.TASKCHAT_DB || "";
-const SHOTS = process.env.SCREENSHOT_DIR || fileURLToPath(new URL("../../docs/screenshots", import.meta.url));
-const WEB = fileURLToPath(new URL("../../web", import.meta.url));
-const EXECUTABLE = process.env.CHROMIUM || "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-  "--disable-sync",
-  "--disable-quic",
-  "--disable-default-apps",
-  "--disable-extensions",
-];
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-const T = 30_000;
+import {
+  ask,
+  BASE,
+  cleanup,
+  close,
+  composer,
+  DB,
+  doneList,
+  foreign,
+  launch,
+  pageErrors,
+  pendingList,
+  PHONE,
+  shot,
+  signIn,
+  threadOf,
+  WEB,
+  zoneDate,
+} from "./browser.mjs";
 
 // Fixed addresses (each run has a fresh database) keep the screenshots the same from run to run.
 const ada = { name: "Ada Lovelace", email: "ada@example.com", password: "correct horse battery" };
 const bob = { name: "Bob Brown", email: "bob@example.com", password: "another long secret" };
 
-/** Every request any page made that did not go to the test server. */
-const foreign = [];
-/** Uncaught errors in any page. */
-const pageErrors = [];
-/** Temp profile dirs to remove at the end. */
-const profiles = [];
-/** Contexts still open at the end. */
-const open = new Set();
-
-/**
- * A browser with its own profile: cookies persist in it, so closing and relaunching it with the same dir is
- * a browser restart.
- */
-async function launch(dir = mkdtempSync(join(tmpdir(), "taskchat-profile-")), options = {}) {
-  if (!profiles.includes(dir)) profiles.push(dir);
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: EXECUTABLE,
-    args: ARGS,
-    headless: true,
-    viewport: DESKTOP,
-    colorScheme: "light",
-    reducedMotion: "reduce",
-    ...options,
-  });
-  context.setDefaultTimeout(T);
-  context.on("request", (r) => {
-    const u = r.url();
-    if (!u.startsWith(`${BASE}/`) && !u.startsWith("data:")) foreign.push(u);
-  });
-  context.on("page", watch);
-  for (const p of context.pages()) watch(p);
-  open.add(context);
-  return { context, dir, page: context.pages()[0] || (await context.newPage()) };
-}
-
-/** @param {import("playwright-core").Page} page */
-function watch(page) {
-  page.on("pageerror", (e) => pageErrors.push(`${page.url()}: ${e.message}`));
-}
-
-async function close(context) {
-  open.delete(context);
-  await context.close();
-}
-
-async function shot(page, name) {
-  mkdirSync(SHOTS, { recursive: true });
-  // No hover effects in the picture; let transitions settle into a stable frame.
-  await page.mouse.move(0, 0);
-  await page.waitForTimeout(250);
-  await page.screenshot({ path: join(SHOTS, name) });
-}
-
-const composer = (page) => page.getByRole("textbox", { name: "Message" });
-const pendingList = (page) => page.locator("#pending-list");
-const doneList = (page) => page.locator("#done-list");
-const lastAnswer = (page) => page.locator(".msg.assistant:not(.streaming) .msg-body").last();
-
-/** Sends a message with the keyboard and waits for the finished answer. */
-async function ask(page, text) {
-  const before = await page.locator(".msg.assistant").count();
-  await composer(page).fill(text);
-  await composer(page).press("Enter");
-  await page.locator(".msg.assistant:not(.streaming)").nth(before).waitFor();
-  await page.locator("#send").waitFor({ state: "visible" });
-  return (await lastAnswer(page).innerText()).trim();
-}
-
-async function signIn(page, who, next = "") {
-  await page.goto(`${BASE}/login${next}`);
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(/\/chat/);
-}
-
-/** A thread id from the page's URL. */
-const threadOf = (page) => new URL(page.url()).searchParams.get("thread");
 
 describe("taskchat in the browser", { timeout: 300_000 }, () => {
   /** Ada's browser: a persistent profile so it can be restarted. */
@@ -123,10 +41,7 @@ describe("taskchat in the browser", { timeout: 300_000 }, () => {
     a = await launch();
   });
 
-  after(async () => {
-    for (const c of [...open]) await c.close().catch(() => {});
-    for (const d of profiles) rmSync(d, { recursive: true, force: true });
-  });
+  after(cleanup);
 
   test("/ sends a visitor to the sign-in page; it has labelled fields, inline checks and a link to sign up", async () => {
     const { page } = a;
@@ -556,6 +471,15 @@ describe("taskchat in the browser", { timeout: 300_000 }, () => {
     await doneList(page).getByText("buy milk").waitFor();
     await page.getByRole("button", { name: "New chat" }).click();
     await ask(page, "add a task to plan the weekend trip");
+    // Dues, priorities and labels, set through the REST API; the panel shows them live. (Maya's zone is UTC.)
+    const patch = async (n, data) => {
+      const res = await m.context.request.patch(`${BASE}/api/tasks/${n}`, { data, headers: { origin: BASE } });
+      assert.equal(res.status(), 200, await res.text());
+    };
+    await patch(2, { due: { date: zoneDate("UTC", 1), time: "09:00" }, priority: "high", labels: ["home"] });
+    await patch(3, { due: zoneDate("UTC", -2), priority: "urgent", labels: ["errands"] });
+    await patch(4, { due: zoneDate("UTC", 0), priority: "low", labels: ["travel", "fun"] });
+    await pendingList(page).locator(".chip", { hasText: "fun" }).waitFor();
     await page.locator("#thread-list a").nth(1).click();
     await page.locator(".msg.assistant").nth(4).waitFor();
     const url = page.url();

@@ -3,9 +3,14 @@
 // have one place to tell "signed out", "offline" and "refused" apart.
 
 /**
- * @typedef {{ id: string, name: string, email: string }} User
+ * @typedef {{ id: string, name: string, email: string, timezone?: string }} User
+ * @typedef {{ date: string, time: string | null, at: string | null, timezone: string, string: string }} Due
+ * @typedef {"none" | "low" | "medium" | "high" | "urgent"} Priority
  * @typedef {{ id: string, number: number, title: string, description: string | null, completed: boolean,
- *   created_at: string, updated_at: string, completed_at: string | null }} Task
+ *   created_at: string, updated_at: string, completed_at: string | null, due: Due | null, priority: Priority,
+ *   labels: string[] }} Task
+ * @typedef {{ count: number, tasks: Task[], next_cursor: string | null }} TaskPage
+ * @typedef {{ name: string, tasks: number, pending: number }} Label
  * @typedef {{ id: string, title?: string | null, created_at: string, items?: Page<Item> }} Thread
  * @typedef {{ type: string, text?: string }} Content
  * @typedef {{ type: string, title?: string, status_indicator?: string, icon?: string }} WorkflowTask
@@ -136,13 +141,56 @@ export async function signOut() {
   await json("POST", "/api/auth/sign-out", {});
 }
 
+/**
+ * Gives a person still on the default zone (UTC) the browser's zone, once: a localStorage flag remembers it
+ * was done (or refused), so a person who later picks UTC on purpose keeps it. Updates `user` in place.
+ * @param {User} user
+ */
+export async function adoptBrowserZone(user) {
+  const key = `taskchat:zone-set:${user.id}`;
+  let zone = "";
+  try {
+    zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    if (localStorage.getItem(key)) return;
+  } catch {
+    return;
+  }
+  if (!zone || zone === "UTC" || (user.timezone && user.timezone !== "UTC")) return;
+  try {
+    await json("POST", "/api/auth/update-user", { timezone: zone });
+    user.timezone = zone;
+  } catch (e) {
+    // Offline: try again next time. Refused (a zone the server doesn't know): don't ask again.
+    if (e instanceof ApiError && (e.offline || e.status >= 500 || e.unauthorized)) return;
+  }
+  try {
+    localStorage.setItem(key, "1");
+  } catch {
+    // Storage disabled: it is asked again next time, which is harmless.
+  }
+}
+
 // ---- tasks ----------------------------------------------------------------------------------------------
 
-/** @returns {Promise<Task[]>} */
-export async function listTasks() {
-  const r = await json("GET", "/api/tasks");
-  return r.tasks;
+/**
+ * One page of tasks: filters, sort, limit and cursor as GET /api/tasks takes them.
+ * @param {Record<string, string>} params
+ * @returns {Promise<TaskPage>}
+ */
+export const listTasks = (params) => json("GET", `/api/tasks?${new URLSearchParams(params)}`);
+
+/** @returns {Promise<Label[]>} */
+export async function listLabels() {
+  const r = await json("GET", "/api/labels");
+  return r.labels;
 }
+
+/**
+ * @param {number} n
+ * @param {{ title?: string, due?: string | null, priority?: Priority, labels?: string[] }} change
+ * @returns {Promise<Task>}
+ */
+export const patchTask = (n, change) => json("PATCH", `/api/tasks/${n}`, change);
 
 /**
  * @param {string} title
@@ -162,7 +210,7 @@ export const setDone = (n, done) => json("POST", `/api/tasks/${n}/${done ? "comp
  * @param {string} title
  * @returns {Promise<Task>}
  */
-export const renameTask = (n, title) => json("PATCH", `/api/tasks/${n}`, { title });
+export const renameTask = (n, title) => patchTask(n, { title });
 
 /** @param {number} n */
 export const deleteTask = (n) => json("DELETE", `/api/tasks/${n}`);

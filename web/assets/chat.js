@@ -3,6 +3,7 @@
 // lost connection never loses what the person typed.
 
 import {
+  adoptBrowserZone,
   ApiError,
   byId,
   chatkit,
@@ -700,7 +701,7 @@ function closeDrawers() {
 
 // ---- wiring ---------------------------------------------------------------------------------------------
 
-const tasks = taskPanel({ onError: handleCommonError, announce });
+const tasks = taskPanel({ onError: handleCommonError, announce, zone: () => state.user?.timezone || "UTC" });
 // Back online: reload what may have been missed; a banner about a failed reload has done its job.
 window.addEventListener("online", () => {
   if (state.bannerIsBackground) hideBanner();
@@ -788,6 +789,8 @@ async function start() {
   byId("user-name", HTMLElement).textContent = u.name || u.email;
   byId("user-email", HTMLElement).textContent = u.email;
   byId("avatar", HTMLElement).textContent = (u.name || u.email).trim().charAt(0).toUpperCase();
+  // Before the tasks load: "today" is reckoned in the person's zone.
+  await adoptBrowserZone(u);
   await Promise.all([loadThreads(), tasks.refresh(), go(id, false)]);
   ui.input.focus();
   listen();
@@ -819,8 +822,14 @@ function listen() {
     opened = true;
   });
   events.addEventListener("resync", reloadAll);
+  // A task event carries the task: its row alone is patched.
   for (const kind of ["task.created", "task.updated", "task.deleted"]) {
-    events.addEventListener(kind, () => soon("tasks", tasks.refresh));
+    events.addEventListener(kind, (ev) => {
+      /** @type {{ task?: import("./api.js").Task }} */
+      const data = JSON.parse(/** @type {MessageEvent} */ (ev).data || "{}");
+      if (data.task) tasks.apply(kind, data.task);
+      else soon("tasks", tasks.refresh);
+    });
   }
   for (const kind of ["thread.created", "thread.updated", "thread.deleted", "thread.message"]) {
     events.addEventListener(kind, (ev) => {
