@@ -74,21 +74,6 @@ if [[ -z $BIN ]]; then
 fi
 [[ -x $BIN ]] || die "no server binary at $BIN"
 
-# A debug build reads web/ from disk, from the tree it was built in (rust-embed). A binary built in another
-# tree (TASKCHAT_BIN) would serve that tree's pages, not these: it then runs in a private mount namespace in
-# which that folder shows this tree's web/. Nothing outside the server's own view changes.
-WRAP=()
-served=$(grep -a -o -m1 -E '/[[:alnum:]_.+/-]+/web/' "$BIN" | head -n1 || true)
-if [[ -n $served && -f ${served}chat.html && $(cd "$served" && pwd -P) != "$(cd "$ROOT/web" && pwd -P)" ]]; then
-  if [[ $(id -u) -eq 0 ]] && command -v unshare >/dev/null; then
-    log "$BIN reads web/ from $served: this tree's web/ is mounted there for it (private namespace)"
-    # shellcheck disable=SC2016
-    WRAP=(unshare -m sh -c 'mount --bind "$0" "$1" && shift && exec "$@"' "$ROOT/web" "$served")
-  else
-    echo "warning: $BIN serves the web app from $served, not from this tree's web/" >&2
-  fi
-fi
-
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/taskchat-browser.XXXXXX")
 PID=
 cleanup() {
@@ -116,7 +101,7 @@ log "Starting taskchat on $url"
 # cwd = the data dir, so a developer's ./.env cannot leak in; no model keys: the builtin assistant answers.
 (cd "$data" && exec env -u DATABASE_URL -u OPENAI_API_KEY -u GEMINI_API_KEY -u TASKCHAT_MODELS \
   TASKCHAT_SECRET="$secret" TASKCHAT_RATE_LIMIT_MAX=1000 TASKCHAT_LOG=info,rmcp=warn \
-  "${WRAP[@]}" "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --base-url "$url") >"$WORK/server.log" 2>&1 &
+  "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --base-url "$url") >"$WORK/server.log" 2>&1 &
 PID=$!
 
 ready=0
