@@ -145,7 +145,7 @@ pub fn definitions() -> Vec<ToolDef> {
                     "search": {"type": "string", "maxLength": 200, "description": "Words the title or description must contain (each as the start of a word)."},
                     "label": {"type": "string", "maxLength": MAX_LABEL, "description": "Only tasks with this label."},
                     "priority": {"type": "string", "enum": ["none", "low", "medium", "high", "urgent"], "description": "Only tasks of this priority."},
-                    "due": {"type": "string", "maxLength": 30, "description": "Only tasks due: today, overdue, week (today and the next 6 days), upcoming (today or later), none (no due date), before:YYYY-MM-DD, after:YYYY-MM-DD."},
+                    "due": {"type": "string", "maxLength": 30, "description": "Only tasks due: today, overdue, week (today and the next 6 days), upcoming (today or later), none (no due date), on:YYYY-MM-DD, before:YYYY-MM-DD, after:YYYY-MM-DD."},
                     "sort": {"type": "string", "enum": ["number", "due", "priority", "created", "updated"], "description": "Order: number (default; due when filtering by due), due (soonest first), priority (urgent first), created (newest first), updated (latest change first)."},
                     "limit": {"type": "integer", "minimum": 1, "maximum": LIST_MAX, "description": "Tasks per page (default 25)."},
                     "cursor": {"type": "string", "maxLength": 200, "description": "next_cursor from the previous page, to get the next one."}

@@ -85,11 +85,22 @@ fn speaks_of_all(message: &str) -> bool {
 }
 
 /// The tasks this message can be about, each once, looked up with bounded queries.
-async fn candidates(lookup: &dyn TaskLookup, message: &str, history: &[ChatMessage]) -> anyhow::Result<Vec<Task>> {
+async fn candidates(
+    lookup: &dyn TaskLookup,
+    message: &str,
+    history: &[ChatMessage],
+    now: &jiff::ZonedDateTime,
+) -> anyhow::Result<Vec<Task>> {
     let mut numbers = numbers_in(message);
     numbers.extend(touched(history).into_iter().take(RECENT_CANDIDATES));
     let mut found = lookup.numbers(&numbers).await?;
     found.extend(lookup.search(message, SEARCH_CANDIDATES).await?);
+    // "push everything due today to tomorrow": the first page of that group, by the due index.
+    if let Some(group) = nlu::due_group_in(message, now) {
+        let due = crate::tasks::DueFilter::parse(&group.filter()).ok();
+        let query = TaskQuery { status: StatusFilter::Pending, due, limit: Some(BULK_PAGE), ..Default::default() };
+        found.extend(lookup.list(&query).await?);
+    }
     if speaks_of_all(message) {
         for status in [StatusFilter::Pending, StatusFilter::Completed] {
             let query = TaskQuery { status, limit: Some(BULK_PAGE), ..Default::default() };
@@ -100,6 +111,28 @@ async fn candidates(lookup: &dyn TaskLookup, message: &str, history: &[ChatMessa
     found.retain(|t| seen.insert(t.number));
     found.sort_by_key(|t| t.number);
     Ok(found)
+}
+
+/// The arguments for the page after the last list this conversation showed, when one follows.
+fn next_page(messages: &[ChatMessage]) -> Option<Value> {
+    let (call_id, cursor) = messages.iter().rev().find_map(|m| match m {
+        ChatMessage::ToolResult { call_id, result, .. } if result.get("tasks").is_some() => {
+            Some((call_id.clone(), result.get("next_cursor").and_then(Value::as_str).map(str::to_string)))
+        }
+        _ => None,
+    })?;
+    let cursor = cursor?;
+    let mut args = messages.iter().rev().find_map(|m| match m {
+        ChatMessage::Assistant { tool_calls, .. } => {
+            tool_calls.iter().find(|c| c.id == call_id && c.name == "list_tasks").map(|c| c.arguments.clone())
+        }
+        _ => None,
+    })?;
+    if !args.is_object() {
+        args = serde_json::json!({});
+    }
+    args["cursor"] = Value::String(cursor);
+    Some(args)
 }
 
 /// Text as a stream of word-sized deltas, the way hosted models stream.
@@ -154,16 +187,30 @@ fn step(request: &ModelRequest) -> Step<'_> {
 }
 
 /// The answer for one model call of the loop, given the tasks the message can be about.
-fn respond(request: &ModelRequest, known: &[Task]) -> Vec<Result<ModelEvent, LlmError>> {
+fn respond(request: &ModelRequest, known: &[Task], now: &jiff::ZonedDateTime) -> Vec<Result<ModelEvent, LlmError>> {
     let (message, before, index) = match step(request) {
         Step::Empty => return text_events(&nlu::compose_answer(&[])),
         Step::Answer(pairs) => return text_events(&nlu::compose_answer(&pairs)),
         Step::Decide { message, before, index } => (message, before, index),
     };
-    let tasks: Vec<TaskRef> =
-        known.iter().map(|t| TaskRef { number: t.number, title: t.title.clone(), completed: t.completed }).collect();
-    let ctx =
-        Context { tasks: &tasks, last_mentioned: last_mentioned(before), user_name: request.user_name.as_deref() };
+    let tasks: Vec<TaskRef> = known
+        .iter()
+        .map(|t| TaskRef {
+            number: t.number,
+            title: t.title.clone(),
+            completed: t.completed,
+            due: t.due.as_ref().map(|d| d.date.clone()),
+            due_time: t.due.as_ref().and_then(|d| d.time.clone()),
+        })
+        .collect();
+    let more = next_page(before);
+    let ctx = Context {
+        tasks: &tasks,
+        last_mentioned: last_mentioned(before),
+        user_name: request.user_name.as_deref(),
+        now,
+        more: more.as_ref(),
+    };
     match nlu::decide(message, &ctx) {
         Decision::Reply(text) => text_events(&text),
         Decision::Call(calls) => {
@@ -191,13 +238,14 @@ impl ChatModel for Builtin {
     }
 
     async fn stream(&self, request: &ModelRequest) -> Result<ModelStream, LlmError> {
+        let now = request.tasks.as_ref().map_or_else(jiff::ZonedDateTime::now, |l| l.now());
         let known = match (step(request), &request.tasks) {
-            (Step::Decide { message, before, .. }, Some(lookup)) => candidates(lookup.as_ref(), message, before)
+            (Step::Decide { message, before, .. }, Some(lookup)) => candidates(lookup.as_ref(), message, before, &now)
                 .await
                 .map_err(|e| LlmError::Network(format!("the task list could not be read: {e:#}")))?,
             _ => vec![],
         };
-        Ok(futures::stream::iter(respond(request, &known)).boxed())
+        Ok(futures::stream::iter(respond(request, &known, &now)).boxed())
     }
 }
 

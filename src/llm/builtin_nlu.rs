@@ -44,6 +44,10 @@
 //! fields (date words stay in the title), bulk deletes other than completed tasks, several word-references in
 //! one request when one of them is ambiguous, and imperatives with no command verb ("buy milk" alone).
 
+mod fields;
+
+pub use fields::due_group_in;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -57,6 +61,9 @@ pub struct TaskRef {
     pub number: i64,
     pub title: String,
     pub completed: bool,
+    /// The due day (`YYYY-MM-DD`, in the person's zone) and time (`HH:MM`), for "everything due today".
+    pub due: Option<String>,
+    pub due_time: Option<String>,
 }
 
 /// A tool call, exactly as a real model would emit it.
@@ -73,6 +80,10 @@ pub struct Context<'a> {
     pub tasks: &'a [TaskRef],
     pub last_mentioned: Option<i64>,
     pub user_name: Option<&'a str>,
+    /// The person's now, in their zone: date words are read against it.
+    pub now: &'a jiff::ZonedDateTime,
+    /// The `list_tasks` arguments for the page after the last list the conversation showed, if more follow.
+    pub more: Option<&'a Value>,
 }
 
 /// What to do with a message.
@@ -100,11 +111,24 @@ pub fn compose_answer(calls: &[(ToolCall, Value)]) -> String {
         let mut out = format!("Added {} tasks:", calls.len());
         for (call, result) in calls {
             let t = TaskView::of(call, result);
-            out.push_str(&format!("\n- {}{}{}", t.number_prefix(), t.title_or("(untitled)"), t.note_suffix()));
+            out.push_str(&format!(
+                "\n- {}{}{}{}",
+                t.number_prefix(),
+                t.title_or("(untitled)"),
+                t.extras_suffix(),
+                t.note_suffix()
+            ));
         }
         return out;
     }
-    calls.iter().map(|(c, r)| answer_one(c, r)).collect::<Vec<_>>().join("\n")
+    let lines: Vec<String> = calls.iter().map(|(c, r)| answer_one(c, r)).collect();
+    // A group change ("push everything due today to tomorrow") can touch a page of tasks: keep the answer short.
+    const SHOWN: usize = 10;
+    if lines.len() > SHOWN + 2 {
+        let rest = lines.len() - SHOWN;
+        return format!("{}\n…and {rest} more like these ({} in all).", lines[..SHOWN].join("\n"), lines.len());
+    }
+    lines.join("\n")
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -145,7 +169,11 @@ enum Ask {
 enum Purpose {
     Complete,
     Delete,
+    /// Renames and notes: one task at a time.
     Update,
+    /// Due dates, priorities, labels: groups allowed ("push everything due today to tomorrow").
+    Fields,
+    Reopen,
 }
 
 fn interpret(message: &str, ctx: &Context) -> Outcome {
@@ -164,8 +192,17 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
     if let Some(o) = smalltalk(text) {
         return o;
     }
-    let steps: [fn(&str, &Context) -> Option<Outcome>; 6] =
-        [try_update, try_add, try_delete, try_list, try_reopen, try_complete];
+    let steps: [fn(&str, &Context) -> Option<Outcome>; 9] = [
+        fields::try_more,
+        fields::try_search,
+        fields::try_fields,
+        try_update,
+        try_add,
+        try_delete,
+        try_list,
+        fields::try_reopen,
+        try_complete,
+    ];
     for step in steps {
         if let Some(o) = step(text, ctx) {
             return o;
@@ -343,7 +380,7 @@ const ADD_LIST: &[&str] = &[
 /// Only an add when a list suffix follows ("put the milk in the fridge" is not a task).
 const ADD_PUT: &[&str] = &["put", "stick"];
 
-fn try_add(text: &str, _ctx: &Context) -> Option<Outcome> {
+fn try_add(text: &str, ctx: &Context) -> Option<Outcome> {
     // The longest matching prefix wins, so "add a task to" beats "add".
     let kinds = [(ADD_ONE, AddKind::One), (ADD_LIST, AddKind::List), (ADD_PUT, AddKind::PutOnList)];
     let (rest, kind) = kinds
@@ -361,13 +398,30 @@ fn try_add(text: &str, _ctx: &Context) -> Option<Outcome> {
         return None;
     }
     let (title_part, description) = split_description(x);
-    let items = split_items(title_part, kind != AddKind::One && description.is_none());
-    let titles: Vec<String> = items.iter().map(|i| clean_title(i)).filter(|t| !t.is_empty()).collect();
+    // "urgent: call the plumber", "renew passport (important)": a priority, not a description.
+    let (title_part, description, said_priority) = match description {
+        Some(d) if fields::priority_word(title_part).is_some() => (d, None, fields::priority_word(title_part)),
+        Some(d) if fields::priority_word(d).is_some() => (title_part, None, fields::priority_word(d)),
+        other => (title_part, other, None),
+    };
+    // What ends the whole request ("add milk, eggs and bread #groceries tomorrow") is shared by every item;
+    // each item may carry its own too ("add buy milk tomorrow and call mom friday").
+    let (title_part, mut shared) = fields::split_extras(&clean_title(title_part), ctx.now);
+    shared.priority = shared.priority.or(said_priority);
+    let items = split_items(&title_part, kind != AddKind::One && description.is_none());
+    let titles: Vec<(String, fields::Extras)> = items
+        .iter()
+        .map(|i| {
+            let (t, own) = fields::split_extras(&clean_title(i), ctx.now);
+            (t, own.or(&shared))
+        })
+        .filter(|(t, _)| !t.is_empty())
+        .collect();
     if titles.is_empty() {
         return Some(Outcome::Ask(Ask::WhatTitle));
     }
     let description = description.map(clean_title).filter(|d| !d.is_empty());
-    let calls = titles.iter().map(|t| add_call(t, description.as_deref())).collect();
+    let calls = titles.iter().map(|(t, ex)| fields::with_extras(add_call(t, description.as_deref()), ex)).collect();
     Some(Outcome::Calls(calls))
 }
 
@@ -708,7 +762,7 @@ fn first_resolved(
 
 // ----- listing -------------------------------------------------------------------------------------------------
 
-fn try_list(text: &str, _ctx: &Context) -> Option<Outcome> {
+fn try_list(text: &str, ctx: &Context) -> Option<Outcome> {
     const TRIGGERS: &[&str] = &[
         "list", "show", "display", "view", "see", "print", "read", "give", "get", "pull", "bring", "what", "whats",
         "which", "how", "any", "anything", "do", "does", "is", "are", "have", "has", "got", "did",
@@ -761,7 +815,9 @@ fn try_list(text: &str, _ctx: &Context) -> Option<Outcome> {
         first == "check" && !has("off") && noun && !w.iter().any(|t| t.chars().all(|c| c.is_ascii_digit()));
     let trigger = TRIGGERS.contains(&first) || check_list;
     let bare = noun && w.iter().all(|t| BARE.contains(&t.as_str()));
-    if !(bare || (trigger && (noun || pending || completed || all))) {
+    let filters = fields::list_filters(text, ctx, completed && !pending);
+    let narrowed = filters.keys().any(|k| k != "sort");
+    if !(bare || (trigger && (noun || pending || completed || all || narrowed))) {
         return None;
     }
     let status = match (pending, completed) {
@@ -769,41 +825,23 @@ fn try_list(text: &str, _ctx: &Context) -> Option<Outcome> {
         (true, false) => "pending",
         (false, true) if all && has_any(INCLUDING) => "all",
         (false, true) => "completed",
+        // "show urgent tasks", "what's overdue": the open ones, unless everything was asked for.
+        (false, false) if narrowed && !all => "pending",
         (false, false) => "all",
     };
-    Some(Outcome::Calls(vec![list_call(status)]))
+    let mut call = list_call(status);
+    for (k, v) in filters {
+        call.arguments[k] = v;
+    }
+    Some(Outcome::Calls(vec![call]))
 }
 
-// ----- reopening (refused) -------------------------------------------------------------------------------------
+// ----- reopening: see `fields` ---------------------------------------------------------------------------------
 
 /// Tokens that negate ("isn't" splits into "isn" + "t").
 const NEGATIONS: &[&str] = &["not", "t", "never"];
 /// Single words that talk about a task being done.
 const DONE_TOKENS: &[&str] = &["done", "complete", "completed", "finished", "finish", "checked", "ticked"];
-
-fn try_reopen(text: &str, _ctx: &Context) -> Option<Outcome> {
-    #[rustfmt::skip]
-    const REOPEN: &[&str] = &[
-        "reopen", "unmark", "uncheck", "untick", "uncomplete", "undone", "incomplete", "unfinished", "uncompleted",
-        "restore",
-    ];
-    let w = tokens(text);
-    if w.iter().any(|t| t == "undo") {
-        return Some(Outcome::Info(
-            "I can't undo yet. Tell me what to change instead, e.g. \"delete 7\" to remove a task I just added."
-                .to_string(),
-        ));
-    }
-    let neg = w.iter().any(|t| NEGATIONS.contains(&t.as_str()));
-    let done = w.iter().any(|t| DONE_TOKENS.contains(&t.as_str()));
-    if w.iter().any(|t| REOPEN.contains(&t.as_str())) || (neg && done) {
-        return Some(Outcome::Info(
-            "I can't mark a task as not done yet. A pending task just stays on your list; if you need a finished one back, add it again."
-                .to_string(),
-        ));
-    }
-    None
-}
 
 // ----- completing ----------------------------------------------------------------------------------------------
 
@@ -848,7 +886,8 @@ fn try_complete(text: &str, ctx: &Context) -> Option<Outcome> {
     // "mark 2 as important": there is no such field.
     if !match_template("mark {} as {}", text).is_empty() {
         return Some(Outcome::Info(
-            "I can only mark tasks as done. To change what a task says, try \"rename 2 to …\".".to_string(),
+            "I can mark a task done, not done, or urgent/high/low priority. To change what it says, try \"rename 2 to …\"."
+                .to_string(),
         ));
     }
     first_resolved(
@@ -962,6 +1001,9 @@ fn resolve(phrase: &str, ctx: &Context, purpose: Purpose) -> Result<Vec<i64>, Ou
     if let Some(ns) = parse_number_list(&l) {
         return Ok(ns);
     }
+    if let Some(group) = fields::resolve_due_group(&l, ctx, purpose) {
+        return group;
+    }
     if EVERYTHING.contains(&l.as_str()) {
         return bulk(ctx, purpose);
     }
@@ -983,7 +1025,7 @@ fn resolve(phrase: &str, ctx: &Context, purpose: Purpose) -> Result<Vec<i64>, Ou
     }
     let whole = match_words(core, ctx, purpose);
     // A phrase naming every word of one title ("call mom and dad") is that task, "and" or not.
-    if matches!(whole, Ok((_, true))) || purpose == Purpose::Update {
+    if matches!(whole, Ok((_, true))) || matches!(purpose, Purpose::Update | Purpose::Fields) {
         return whole.map(|(n, _)| vec![n]);
     }
     // "the dentist and the report": several word references, used only when each one is clear on its own.
@@ -1026,10 +1068,10 @@ fn split_refs(p: &str) -> Option<Vec<&str>> {
 
 fn bulk(ctx: &Context, purpose: Purpose) -> Result<Vec<i64>, Outcome> {
     match purpose {
-        Purpose::Complete if ctx.tasks.is_empty() => {
+        Purpose::Complete | Purpose::Fields if ctx.tasks.is_empty() => {
             Err(Outcome::Info("You don't have any tasks yet.".to_string()))
         }
-        Purpose::Complete => {
+        Purpose::Complete | Purpose::Fields => {
             let open: Vec<i64> = ctx.tasks.iter().filter(|t| !t.completed).map(|t| t.number).collect();
             if open.is_empty() {
                 Err(Outcome::Info("Everything on your list is already done.".to_string()))
@@ -1042,7 +1084,7 @@ fn bulk(ctx: &Context, purpose: Purpose) -> Result<Vec<i64>, Outcome> {
             "I won't delete your whole list in one go. Name the tasks (\"delete 1, 2 and 3\"), or say \"clear completed\" to remove the finished ones."
                 .to_string(),
         )),
-        Purpose::Update => Err(Outcome::Ask(Ask::WhichTask)),
+        Purpose::Update | Purpose::Reopen => Err(Outcome::Ask(Ask::WhichTask)),
     }
 }
 
@@ -1191,10 +1233,11 @@ fn match_words(phrase: &str, ctx: &Context, purpose: Purpose) -> Result<(i64, bo
             top = covered;
         }
     }
-    if top.len() > 1 && purpose == Purpose::Complete {
-        let open: Vec<&Scored> = top.iter().copied().filter(|s| !s.task.completed).collect();
-        if !open.is_empty() {
-            top = open;
+    if top.len() > 1 && matches!(purpose, Purpose::Complete | Purpose::Reopen) {
+        let want_done = purpose == Purpose::Reopen;
+        let fit: Vec<&Scored> = top.iter().copied().filter(|s| s.task.completed == want_done).collect();
+        if !fit.is_empty() {
+            top = fit;
         }
     }
     match top.as_slice() {
@@ -1565,7 +1608,7 @@ fn help_text(name: Option<&str>, understood: bool) -> String {
         (None, false) => "Sorry, I didn't catch that.".to_string(),
     };
     format!(
-        "{opener} You can say things like:\n- add buy milk tomorrow\n- what's left?\n- mark 3 done (or \"I bought the milk\")\n- rename 2 to call dad\n- delete 4"
+        "{opener} You can say things like:\n- add buy milk tomorrow at 5pm #errands\n- what's due today? / what's overdue?\n- mark 3 done (or \"I bought the milk\")\n- move 3 to friday / make 3 urgent\n- rename 2 to call dad\n- delete 4"
     )
 }
 
@@ -1591,6 +1634,8 @@ struct TaskView {
     number: Option<i64>,
     title: Option<String>,
     description: Option<String>,
+    /// "due tomorrow, urgent, #home", or empty.
+    extras: String,
 }
 
 impl TaskView {
@@ -1608,7 +1653,8 @@ impl TaskView {
             .or_else(|| call.arguments.get("description").and_then(Value::as_str))
             .filter(|d| !d.trim().is_empty())
             .map(str::to_string);
-        TaskView { number, title, description }
+        let extras = task.map(fields::extras_text).unwrap_or_default();
+        TaskView { number, title, description, extras }
     }
 
     fn from_item(item: &Value) -> (TaskView, bool) {
@@ -1620,6 +1666,7 @@ impl TaskView {
                 .and_then(Value::as_str)
                 .filter(|d| !d.trim().is_empty())
                 .map(str::to_string),
+            extras: fields::extras_text(item),
         };
         (view, item.get("completed").and_then(Value::as_bool).unwrap_or(false))
     }
@@ -1640,6 +1687,10 @@ impl TaskView {
             (None, Some(t)) => format!("\"{t}\""),
             (None, None) => "the task".to_string(),
         }
+    }
+
+    fn extras_suffix(&self) -> String {
+        if self.extras.is_empty() { String::new() } else { format!(" ({})", self.extras) }
     }
 
     fn note_suffix(&self) -> String {
@@ -1664,8 +1715,8 @@ fn answer_one(call: &ToolCall, result: &Value) -> String {
     match call.name.as_str() {
         "add_task" => {
             let head = match t.number {
-                Some(n) => format!("Added task {n}: {}", t.title_or("(untitled)")),
-                None => format!("Added \"{}\"", t.title_or("(untitled)")),
+                Some(n) => format!("Added task {n}: {}{}", t.title_or("(untitled)"), t.extras_suffix()),
+                None => format!("Added \"{}\"{}", t.title_or("(untitled)"), t.extras_suffix()),
             };
             match &t.description {
                 Some(d) => format!("{head} (note: {d})."),
@@ -1673,8 +1724,9 @@ fn answer_one(call: &ToolCall, result: &Value) -> String {
             }
         }
         "complete_task" => format!("Done: {} is complete.", t.named()),
+        "reopen_task" => format!("Reopened {}: it is back on your list.", t.named()),
         "delete_task" => format!("Deleted {}.", t.named()),
-        "update_task" => update_text(call, &t),
+        "update_task" => update_text(call, result, &t),
         "list_tasks" => list_text(call, result),
         _ => result
             .get("message")
@@ -1683,11 +1735,12 @@ fn answer_one(call: &ToolCall, result: &Value) -> String {
     }
 }
 
-fn update_text(call: &ToolCall, t: &TaskView) -> String {
+fn update_text(call: &ToolCall, result: &Value, t: &TaskView) -> String {
+    let fields_changed = fields::field_update_text(call, result, &t.named());
     let new_title = call.arguments.get("title").and_then(Value::as_str);
     let new_note = call.arguments.get("description").and_then(Value::as_str);
     let number = t.number.map_or_else(|| "the task".to_string(), |n| format!("task {n}"));
-    match (new_title, new_note) {
+    let text = match (new_title, new_note) {
         (Some(title), None) => format!("Renamed {number} to \"{}\".", t.title.as_deref().unwrap_or(title)),
         (Some(title), Some(note)) if note.trim().is_empty() => {
             format!("Renamed {number} to \"{}\" and removed its note.", t.title.as_deref().unwrap_or(title))
@@ -1699,7 +1752,11 @@ fn update_text(call: &ToolCall, t: &TaskView) -> String {
             format!("Removed the note from {}.", t.named())
         }
         (None, Some(note)) => format!("Updated the note on {}: \"{note}\".", t.named()),
-        (None, None) => format!("Updated {}.", t.named()),
+        (None, None) => return fields_changed.unwrap_or_else(|| format!("Updated {}.", t.named())),
+    };
+    match fields_changed {
+        Some(f) => format!("{text} {f}"),
+        None => text,
     }
 }
 
@@ -1711,21 +1768,47 @@ fn list_text(call: &ToolCall, result: &Value) -> String {
         .map(|a| a.iter().map(TaskView::from_item).collect())
         .unwrap_or_default();
     let plural = |n: usize| if n == 1 { "task" } else { "tasks" };
+    let total = result.get("total").and_then(Value::as_u64).map_or(items.len(), |n| n as usize).max(items.len());
+    let at_least =
+        if result.get("total_is_at_least").and_then(Value::as_bool) == Some(true) { "at least " } else { "" };
     let done = items.iter().filter(|(_, c)| *c).count();
     let open = items.len() - done;
-    let header = match (status, items.len()) {
-        ("pending", 0) => return "You have no pending tasks.".to_string(),
-        ("completed", 0) => return "You haven't completed any tasks yet.".to_string(),
-        (_, 0) => return "Your list is empty. Add something with \"add buy milk\".".to_string(),
-        ("pending", n) => format!("You have {n} pending {}:", plural(n)),
-        ("completed", n) => format!("You've completed {n} {}:", plural(n)),
-        _ => format!("Your tasks ({open} pending, {done} done):"),
+    let filters = fields::filter_words(&call.arguments);
+    let paged = call.arguments.get("cursor").is_some_and(|c| !c.is_null());
+    let header = if !filters.is_empty() {
+        let kind = match status {
+            "pending" => "pending ",
+            "completed" => "completed ",
+            _ => "",
+        };
+        match total {
+            0 => return format!("You have no {kind}tasks {filters}."),
+            n => format!("You have {at_least}{n} {kind}{} {filters}:", plural(n)),
+        }
+    } else {
+        match (status, total) {
+            ("pending", 0) => return "You have no pending tasks.".to_string(),
+            ("completed", 0) => return "You haven't completed any tasks yet.".to_string(),
+            (_, 0) => return "Your list is empty. Add something with \"add buy milk\".".to_string(),
+            ("pending", n) => format!("You have {at_least}{n} pending {}:", plural(n)),
+            ("completed", n) => format!("You've completed {at_least}{n} {}:", plural(n)),
+            (_, n) if n > items.len() => format!("You have {at_least}{n} tasks:"),
+            _ => format!("Your tasks ({open} pending, {done} done):"),
+        }
     };
-    let mut out = header;
+    let mut out = if paged { "Here are more:".to_string() } else { header };
     for (t, completed) in &items {
         let mark = if *completed { "✓" } else { "☐" };
         let note = t.description.as_ref().map(|d| format!(" — {d}")).unwrap_or_default();
-        out.push_str(&format!("\n- {mark} {}{}{note}", t.number_prefix(), t.title_or("(untitled)")));
+        out.push_str(&format!(
+            "\n- {mark} {}{}{}{note}",
+            t.number_prefix(),
+            t.title_or("(untitled)"),
+            t.extras_suffix()
+        ));
+    }
+    if result.get("next_cursor").is_some_and(|c| c.is_string()) {
+        out.push_str(&format!("\n(Showing {} of {at_least}{total}. Say \"more\" for the next page.)", items.len()));
     }
     out
 }
@@ -1740,6 +1823,7 @@ fn error_text(call: &ToolCall, result: &Value, err: &Value) -> String {
             .and_then(Value::as_str)
             .map_or_else(|| "add that task".to_string(), |t| format!("add \"{t}\"")),
         "complete_task" => on("complete"),
+        "reopen_task" => on("reopen"),
         "delete_task" => on("delete"),
         "update_task" => on("update"),
         "list_tasks" => "list your tasks".to_string(),
@@ -1784,11 +1868,16 @@ fn error_text(call: &ToolCall, result: &Value, err: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
+    /// Friday 4 December 2026, 10:00 in London: every date word in these tests is read against it.
+    pub(super) fn test_now() -> jiff::ZonedDateTime {
+        jiff::civil::date(2026, 12, 4).at(10, 0, 0, 0).in_tz("Europe/London").unwrap()
+    }
+
     fn task(number: i64, title: &str, completed: bool) -> TaskRef {
-        TaskRef { number, title: title.to_string(), completed }
+        TaskRef { number, title: title.to_string(), completed, due: None, due_time: None }
     }
 
     /// The shared list: two milk tasks make word references ambiguous on purpose.
@@ -1845,7 +1934,8 @@ mod tests {
             Cx::E | Cx::D => (None, None),
             Cx::U => (Some(4), None),
         };
-        let ctx = Context { tasks: &tasks, last_mentioned: last, user_name: name };
+        let now = test_now();
+        let ctx = Context { tasks: &tasks, last_mentioned: last, user_name: name, now: &now, more: None };
         f(&ctx)
     }
 
@@ -1879,6 +1969,11 @@ mod tests {
     fn add(t: &str) -> ToolCall {
         add_call(t, None)
     }
+    fn add_due(t: &str, due: &str) -> ToolCall {
+        let mut call = add_call(t, None);
+        call.arguments["due"] = json!(due);
+        call
+    }
     fn addd(t: &str, d: &str) -> ToolCall {
         add_call(t, Some(d))
     }
@@ -1909,14 +2004,14 @@ mod tests {
     fn rows() -> Vec<(&'static str, Cx, Exp)> {
         vec![
             // ---- adding ----
-            ("add buy milk tomorrow", S, c(&[add("buy milk tomorrow")])),
-            ("Add a task to buy milk tomorrow please", S, c(&[add("buy milk tomorrow")])),
+            ("add buy milk tomorrow", S, c(&[add_due("buy milk", "tomorrow")])),
+            ("Add a task to buy milk tomorrow please", S, c(&[add_due("buy milk", "tomorrow")])),
             ("can you add a task to call the plumber?", S, c(&[add("call the plumber")])),
-            ("create a task: Finish slides for Monday", S, c(&[add("Finish slides for Monday")])),
+            ("create a task: Finish slides for Monday", S, c(&[add_due("Finish slides", "for Monday")])),
             ("new task: renew passport", S, c(&[add("renew passport")])),
             ("new task water the plants", S, c(&[add("water the plants")])),
             ("remember to pick up the dry cleaning", S, c(&[add("pick up the dry cleaning")])),
-            ("remind me to call grandma on Sunday", S, c(&[add("call grandma on Sunday")])),
+            ("remind me to call grandma on Sunday", S, c(&[add_due("call grandma", "on Sunday")])),
             ("I need to buy stamps", S, c(&[add("buy stamps")])),
             ("don't let me forget to feed the cat", S, c(&[add("feed the cat")])),
             ("Don\u{2019}t forget to water the roses!", S, c(&[add("water the roses")])),
@@ -1967,7 +2062,7 @@ mod tests {
             ("add a note to self: buy a new charger", S, c(&[add("buy a new charger")])),
             ("please add call mom to my todo list", S, c(&[add("call mom")])),
             ("add water plants as a task", S, c(&[add("water plants")])),
-            ("add buy milk tomorrow", E, c(&[add("buy milk tomorrow")])),
+            ("add buy milk tomorrow", E, c(&[add_due("buy milk", "tomorrow")])),
             (
                 "new task: call dentist with description ask about Friday",
                 S,
@@ -2065,8 +2160,8 @@ mod tests {
             ("mark milk done", D, c(&[done(2)])),
             ("I bought the milk", D, c(&[done(1)])),
             ("mark 3 as not done", S, Exp::Info),
-            ("reopen task 5", S, Exp::Info),
-            ("mark 2 as important", S, Exp::Info),
+            ("reopen task 5", S, c(&[tool("reopen_task", json!({ "task_id": 5 }))])),
+            ("mark 2 as important", S, c(&[tool("update_task", json!({ "task_id": 2, "priority": "high" }))])),
             ("mark done", S, Exp::Ask),
             ("i did 3", S, c(&[done(3)])),
             ("set 4 to done", S, c(&[done(4)])),
@@ -2226,7 +2321,8 @@ mod tests {
     #[test]
     fn ambiguous_delete_marks_done_candidates() {
         let tasks = vec![task(1, "pay rent", true), task(2, "pay rent", false)];
-        let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: None };
+        let now = test_now();
+        let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: None, now: &now, more: None };
         assert_eq!(
             decide("delete pay rent", &ctx),
             Decision::Reply("Which one do you mean: 1 (pay rent, already done) or 2 (pay rent)?".to_string())

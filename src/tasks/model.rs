@@ -429,6 +429,8 @@ pub enum DueFilter {
     Before(Date),
     /// Due on a day after this one.
     After(Date),
+    /// Due on this day.
+    On(Date),
 }
 
 impl DueFilter {
@@ -436,7 +438,7 @@ impl DueFilter {
         let s = s.trim();
         let bad = || {
             TaskError::Invalid(format!(
-                "{:?} is not a due filter: use today, overdue, week, upcoming, none, before:YYYY-MM-DD or after:YYYY-MM-DD.",
+                "{:?} is not a due filter: use today, overdue, week, upcoming, none, on:YYYY-MM-DD, before:YYYY-MM-DD or after:YYYY-MM-DD.",
                 truncate(s, 40)
             ))
         };
@@ -449,6 +451,7 @@ impl DueFilter {
             _ => match s.split_once(':') {
                 Some((k, d)) if k.eq_ignore_ascii_case("before") => DueFilter::Before(parse_date(d)?),
                 Some((k, d)) if k.eq_ignore_ascii_case("after") => DueFilter::After(parse_date(d)?),
+                Some((k, d)) if k.eq_ignore_ascii_case("on") => DueFilter::On(parse_date(d)?),
                 _ => return Err(bad()),
             },
         })
@@ -463,6 +466,7 @@ impl DueFilter {
             DueFilter::None => "none".into(),
             DueFilter::Before(d) => format!("before:{d}"),
             DueFilter::After(d) => format!("after:{d}"),
+            DueFilter::On(d) => format!("on:{d}"),
         }
     }
 }
@@ -650,6 +654,9 @@ mod tests {
     fn due_filters_and_dates_parse_strictly() {
         assert_eq!(DueFilter::parse("Today").unwrap(), DueFilter::Today);
         assert_eq!(DueFilter::parse("before:2026-12-24").unwrap(), DueFilter::Before(jiff::civil::date(2026, 12, 24)));
+        assert_eq!(DueFilter::parse("on:2026-12-24").unwrap(), DueFilter::On(jiff::civil::date(2026, 12, 24)));
+        assert_eq!(DueFilter::On(jiff::civil::date(2026, 12, 24)).as_string(), "on:2026-12-24");
+        assert!(DueFilter::parse("on:2026-02-30").is_err());
         assert!(DueFilter::parse("before:2026-02-30").is_err());
         assert!(DueFilter::parse("soon").is_err());
         assert!(parse_date("2026-1-5").is_err());

@@ -200,6 +200,10 @@ fn due_range(filter: DueFilter, now: &jiff::ZonedDateTime) -> DueRange {
         }
         DueFilter::None => r.at_least = Some("~".into()),
         DueFilter::Before(d) => r.below = Some(start(d)),
+        DueFilter::On(d) => {
+            r.at_least = Some(start(d));
+            r.at_most = Some(end(d));
+        }
         DueFilter::After(d) => {
             // '~' (no due) sorts after every date: it is not "after" one.
             r.above = Some(end(d));

@@ -986,6 +986,92 @@ on_both_databases!(the_builtin_assistant_follows_a_conversation, |backend: Backe
     app.stop().await;
 });
 
+/// Today in `zone`, as the server reckons it for a person living there.
+fn today_in(zone: &str) -> jiff::civil::Date {
+    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get(zone).unwrap()).date()
+}
+
+on_both_databases!(the_builtin_assistant_sets_due_dates_priorities_and_labels, |backend: Backend| async move {
+    let app = start_builtin(backend).await;
+    let (c, user) = app.signed_up("Dee").await;
+    let r = c.post("/api/auth/update-user", json!({"timezone": "Pacific/Auckland"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let today = today_in("Pacific/Auckland");
+    let tomorrow = today.tomorrow().unwrap().to_string();
+
+    // Words become fields, reckoned in the person's zone, and the title keeps only the task.
+    let r = chat(&c, &user, None, "add buy milk tomorrow at 5pm #groceries").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let conversation = conversation_of(&r);
+    let t = c.get("/api/tasks/1").await.json;
+    assert_eq!(t["title"], "buy milk", "{t}");
+    assert_eq!(t["due"]["date"], tomorrow.as_str(), "{t}");
+    assert_eq!(t["due"]["time"], "17:00", "{t}");
+    assert_eq!(t["due"]["timezone"], "Pacific/Auckland", "{t}");
+    assert_eq!(t["labels"], json!(["groceries"]), "{t}");
+    let at: jiff::Timestamp = t["due"]["at"].as_str().unwrap().parse().unwrap();
+    let local = at.to_zoned_datetime(jiff::tz::TimeZone::get("Pacific/Auckland").unwrap());
+    assert_eq!((local.date().to_string(), local.hour()), (tomorrow.clone(), 17), "the instant is 17:00 there");
+    let answer = r.json["response"].as_str().unwrap();
+    assert!(answer.contains("buy milk") && answer.contains("tomorrow 17:00"), "{answer}");
+
+    let r = chat(&c, &user, Some(&conversation), "make it urgent").await;
+    assert_eq!(r.json["tool_calls"][0]["name"], "update_task", "{}", r.text);
+    assert_eq!(c.get("/api/tasks/1").await.json["priority"], "urgent");
+
+    for title in ["call the plumber today", "pay rent today", "water the plants"] {
+        let r = chat(&c, &user, Some(&conversation), &format!("add {title}")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let r = chat(&c, &user, Some(&conversation), "what's due today?").await;
+    let answer = r.json["response"].as_str().unwrap().to_string();
+    assert!(answer.contains("2 pending tasks due today"), "{answer}");
+    assert!(answer.contains("call the plumber") && answer.contains("pay rent"), "{answer}");
+    assert!(!answer.contains("water the plants") && !answer.contains("buy milk"), "{answer}");
+
+    // A group move: every task due today, and nothing else.
+    let r = chat(&c, &user, Some(&conversation), "push everything due today to tomorrow").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let calls = r.json["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 2, "{}", r.text);
+    let list = c.get("/api/tasks?due=today").await.json;
+    assert_eq!(list["count"], 0, "{list}");
+    let moved = c.get(&format!("/api/tasks?due=on:{tomorrow}")).await.json;
+    let titles: Vec<&str> = moved["tasks"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+    // By due: a time that day sorts before the all-day tasks.
+    assert_eq!(titles, ["buy milk", "call the plumber", "pay rent"], "{moved}");
+    assert!(c.get("/api/tasks/4").await.json["due"].is_null(), "untouched");
+
+    // Done, then reopened.
+    let r = chat(&c, &user, Some(&conversation), "mark 4 done").await;
+    assert_eq!(r.json["tool_calls"][0]["name"], "complete_task", "{}", r.text);
+    let r = chat(&c, &user, Some(&conversation), "reopen 4").await;
+    assert_eq!(r.json["tool_calls"][0]["name"], "reopen_task", "{}", r.text);
+    assert_eq!(c.get("/api/tasks/4").await.json["completed"], false);
+    app.stop().await;
+});
+
+on_both_databases!(the_builtin_assistant_answers_a_page_at_a_time, |backend: Backend| async move {
+    let app = start_builtin(backend).await;
+    let (c, user) = app.signed_up("Pia").await;
+    for n in 1..=30 {
+        assert_eq!(c.post("/api/tasks", json!({"title": format!("errand {n}")})).await.status, 201);
+    }
+    let r = chat(&c, &user, None, "what's left?").await;
+    let first = r.json["response"].as_str().unwrap().to_string();
+    assert!(first.starts_with("You have 30 pending tasks:"), "{first}");
+    assert!(first.contains("1. errand 1") && first.contains("25. errand 25"), "{first}");
+    assert!(!first.contains("26. errand 26"), "{first}");
+    assert!(first.contains("Showing 25 of 30"), "{first}");
+    let r = chat(&c, &user, Some(&conversation_of(&r)), "more").await;
+    let second = r.json["response"].as_str().unwrap().to_string();
+    assert!(second.contains("26. errand 26") && second.contains("30. errand 30"), "{second}");
+    assert!(!second.contains("25. errand 25") && !second.contains("Showing"), "{second}");
+    let r = chat(&c, &user, Some(&conversation_of(&r)), "more").await;
+    assert!(r.json["response"].as_str().unwrap().contains("nothing more"), "{}", r.text);
+    app.stop().await;
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // Isolation between people
 // ---------------------------------------------------------------------------------------------------------------

@@ -55,7 +55,13 @@ impl P<'_> {
             w => {
                 if let Some(h) = words::part_of_day(w) {
                     self.i += 1;
-                    return part(h);
+                    // A bare "evening" ends titles ("the parents' evening"); only "tonight" is a due date alone.
+                    return Ok(Some(TimeEl {
+                        time: time(h, 0, 0, 0),
+                        part: true,
+                        can_pm: false,
+                        weak: w != "tonight",
+                    }));
                 }
             }
         }

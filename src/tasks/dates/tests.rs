@@ -110,6 +110,8 @@ const EXTRACT: &[(&str, &str, &str, &str)] = &[
 ];
 
 const NO_EXTRACT: &[&str] = &[
+    "the parents' evening",
+    "plan a quiet morning",
     "buy 2 eggs",
     "call mom",
     "fix 5 bugs",
