@@ -159,12 +159,15 @@ on_both_databases!(due_filters_use_the_persons_today, |backend: Backend| async m
     assert_eq!(q("due=none").await, vec![6]);
     assert_eq!(q(&format!("due=before:{}", days(today, 0))).await, vec![1]);
     assert_eq!(q(&format!("due=after:{}", days(today, 3))).await, vec![5]);
+    assert_eq!(q(&format!("due=on:{}", days(today, 3))).await, vec![4]);
+    assert_eq!(q(&format!("due=on:{}", days(today, 0))).await, vec![3, 2]);
+    assert!(q(&format!("due=on:{}", days(today, 1))).await.is_empty());
     // Sorted by due: soonest first, all-day after that day's times, no due last.
     assert_eq!(q("sort=due").await, vec![1, 3, 2, 4, 5, 6]);
     // A done task is not overdue.
     c.post("/api/tasks/1/complete", json!({})).await;
     assert!(!q("due=overdue").await.contains(&1));
-    for bad in ["due=someday", "due=before:2026-02-30", "due=after:tomorrow", "sort=alphabet", "status=maybe"] {
+    for bad in ["due=someday", "due=before:2026-02-30", "due=after:tomorrow", "due=on:", "sort=alphabet", "status=maybe"] {
         let r = c.get(&format!("/api/tasks?{bad}")).await;
         r.assert_json_error(400, "VALIDATION_ERROR");
     }

@@ -452,6 +452,10 @@ async def test_rich_fields_are_set_changed_cleared_and_filtered(deployment: Depl
         assert not is_error and [t["number"] for t in listed["tasks"]] == [1], listed
         is_error, listed = await call(client, "list_tasks", {"due": "none"})
         assert [t["number"] for t in listed["tasks"]] == [2], listed
+        is_error, listed = await call(client, "list_tasks", {"due": "on:2026-03-08"})
+        assert [t["number"] for t in listed["tasks"]] == [1], listed
+        is_error, listed = await call(client, "list_tasks", {"due": "on:2026-03-09"})
+        assert not is_error and listed["tasks"] == [], listed
         is_error, page = await call(client, "list_tasks", {"limit": 1})
         assert page["count"] == 1 and page["total"] == 2 and page["next_cursor"], page
         is_error, rest = await call(client, "list_tasks", {"limit": 1, "cursor": page["next_cursor"]})
