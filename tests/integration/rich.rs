@@ -167,7 +167,9 @@ on_both_databases!(due_filters_use_the_persons_today, |backend: Backend| async m
     // A done task is not overdue.
     c.post("/api/tasks/1/complete", json!({})).await;
     assert!(!q("due=overdue").await.contains(&1));
-    for bad in ["due=someday", "due=before:2026-02-30", "due=after:tomorrow", "due=on:", "sort=alphabet", "status=maybe"] {
+    for bad in
+        ["due=someday", "due=before:2026-02-30", "due=after:tomorrow", "due=on:", "sort=alphabet", "status=maybe"]
+    {
         let r = c.get(&format!("/api/tasks?{bad}")).await;
         r.assert_json_error(400, "VALIDATION_ERROR");
     }

@@ -126,11 +126,10 @@ fn trailing_priority(t: &str) -> Option<(String, &'static str)> {
                 continue;
             }
             let phrase = format!("{lead}{s}");
-            if let Some(head) = strip_suffix_ci(t, &phrase)
+            if strip_suffix_ci(t, &phrase).is_some()
                 && let Some(p) = priority_word(s)
                 && found.is_none_or(|(len, _)| phrase.len() > len)
             {
-                let _ = head;
                 found = Some((phrase.len(), p));
             }
         }
@@ -466,16 +465,7 @@ fn span_words(v: &str) -> Option<jiff::Span> {
     let (n, unit) = match w.as_slice() {
         [unit] => (1, unit.as_str()),
         [n, unit] => {
-            let n = match n.as_str() {
-                "a" | "an" | "one" => 1,
-                "two" => 2,
-                "three" => 3,
-                "four" => 4,
-                "five" => 5,
-                "six" => 6,
-                "seven" => 7,
-                d => d.parse::<i64>().ok().filter(|n| (1..=365).contains(n))?,
-            };
+            let n = dates::count_word(n).and_then(|n| i64::try_from(n).ok()).filter(|n| (1..=365).contains(n))?;
             (n, unit.as_str())
         }
         _ => return None,

@@ -88,6 +88,11 @@ pub fn instant(due: &DueSpec, tz: &TimeZone) -> Option<jiff::Timestamp> {
     tz.to_ambiguous_zoned_datetime(due.date.to_datetime(time)).compatible().ok().map(|z| z.timestamp())
 }
 
+/// A small count written as a word or digits the way the parser reads them ("a", "three", "12").
+pub fn count_word(word: &str) -> Option<u64> {
+    words::count_word(word).or_else(|| word.parse().ok())
+}
+
 pub fn zone(name: &str) -> Result<(TimeZone, String), String> {
     let unknown = || format!("Unknown time zone {name:?}. Use an IANA name such as \"Europe/London\".");
     let tz = jiff::tz::db().get(name.trim()).map_err(|_| unknown())?;
