@@ -277,7 +277,8 @@ where
     Ok(out)
 }
 
-async fn measure_size(p: &Person, size: usize, turns: usize, base: usize) -> anyhow::Result<SizeRow> {
+/// `seeded`: how many "call supplier <word>" tasks the seeding made (words 0..seeded exist).
+async fn measure_size(p: &Person, size: usize, seeded: usize, turns: usize, base: usize) -> anyhow::Result<SizeRow> {
     let mut figures = vec![];
     let conv = p.turn("what is left?", None).await?["conversation_id"].as_str().unwrap_or_default().to_string();
     // Each turn in a conversation of its own after 10, as people start new chats.
@@ -300,7 +301,7 @@ async fn measure_size(p: &Person, size: usize, turns: usize, base: usize) -> any
     figures.push(("complete by number", pct(by_number.clone(), 0.5), pct(by_number, 0.99)));
     let by_words = timed(turns, |i| {
         let p = p.clone();
-        let k = (i * 104_729 + base + 1) % size;
+        let k = (i * 104_729 + base + 1) % seeded;
         async move { p.turn(&format!("i finished call supplier {}", word(k)), None).await.map(|_| ()) }
     })
     .await?;
@@ -319,7 +320,7 @@ async fn measure_size(p: &Person, size: usize, turns: usize, base: usize) -> any
     figures.push(("\"what is left?\"", pct(left.clone(), 0.5), pct(left, 0.99)));
     let search = timed(turns, |i| {
         let p = p.clone();
-        let w = word((i * 31 + 7) % size);
+        let w = word((i * 31 + 7) % seeded);
         async move {
             let (status, _) = p.send(reqwest::Method::GET, &format!("/api/tasks?q={w}"), None).await?;
             if status != 200 {
@@ -421,13 +422,15 @@ async fn run_db(args: &Args, bin: &Path, db: &str, database_url: Option<String>)
     let server = start_server(bin, dir.path(), database_url.as_deref())?;
     let p = Person::sign_up(&server.url).await?;
     let mut sizes = vec![];
-    let mut have = 0;
+    // The turns add tasks too: `have` is where the list really is, `seeded` how many of them the seeding made.
+    let (mut have, mut seeded) = (0, 0);
     for &size in &args.sizes {
         let t = Instant::now();
-        grow(&p, have, size).await?;
+        let more = size.saturating_sub(have);
+        grow(&p, seeded, seeded + more).await?;
+        seeded += more;
         eprintln!("{db}: {size} tasks (seeded in {:.1} s)", t.elapsed().as_secs_f64());
-        // The turns add tasks too: the next size grows from where the list really is.
-        let row = measure_size(&p, size, args.turns, have).await?;
+        let row = measure_size(&p, size, seeded, args.turns, have).await?;
         for (what, p50, p99) in &row.figures {
             eprintln!("  {what:<36} p50 {p50:>7.2} ms  p99 {p99:>7.2} ms");
         }

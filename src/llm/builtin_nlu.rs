@@ -1207,7 +1207,7 @@ fn match_words(phrase: &str, ctx: &Context, purpose: Purpose) -> Result<(i64, bo
     let (verbs, strong): (Vec<&String>, Vec<&String>) = stems.iter().partition(|s| weak.contains(*s));
     struct Scored<'t> {
         task: &'t TaskRef,
-        key: (usize, usize),
+        key: (usize, usize, usize),
         covered: bool,
     }
     let mut scored = Vec::new();
@@ -1215,8 +1215,10 @@ fn match_words(phrase: &str, ctx: &Context, purpose: Purpose) -> Result<(i64, bo
         let title = content_stems(&task.title);
         let hits = |ps: &[&String]| ps.iter().filter(|p| title.iter().any(|t| word_match(p, t))).count();
         let (s, v) = (hits(&strong), hits(&verbs));
+        // Words spelt exactly as written outrank near-spellings: "dabababa" is not "labababa" when both exist.
+        let exact = strong.iter().filter(|p| title.iter().any(|t| t == **p)).count();
         // A shared verb alone ("buy") is not a match when the phrase also names something ("a car").
-        let key = if strong.is_empty() { (v, 0) } else { (s, v) };
+        let key = if strong.is_empty() { (v, 0, 0) } else { (s, exact, v) };
         if key.0 == 0 {
             continue;
         }
@@ -2316,6 +2318,22 @@ pub(super) mod tests {
     #[test]
     fn ambiguous_question_lists_candidates_by_number() {
         assert_eq!(reply("mark milk as complete", S), "Which one do you mean: 1 (buy milk) or 4 (buy oat milk)?");
+    }
+
+    #[test]
+    fn an_exact_spelling_outranks_near_spellings() {
+        let tasks = vec![
+            task(1, "call supplier labababa", false),
+            task(2, "call supplier dabababa", false),
+            task(3, "call supplier mabababa", false),
+        ];
+        let now = test_now();
+        let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: None, now: &now, more: None };
+        assert_eq!(decide("i finished call supplier dabababa", &ctx), Decision::Call(vec![done(2)]));
+        // A typo that is as near to two titles as to any stays a question.
+        assert!(
+            matches!(decide("i finished call supplier xabababa", &ctx), Decision::Reply(r) if r.starts_with("Which one"))
+        );
     }
 
     #[test]

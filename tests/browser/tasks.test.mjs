@@ -122,6 +122,17 @@ describe("rich tasks in the panel", { timeout: 300_000 }, () => {
     assert.ok(await page.locator("#pending-group").isHidden());
     assert.deepEqual(await page.locator("#done-list .task").evaluateAll((l) => l.map((e) => Number(e.getAttribute("data-number")))), [n.done]);
     await view("All", {});
+    // A day picked in the date box: due on that day in Kiri's zone (on:YYYY-MM-DD).
+    const day = zoneDate(AUCKLAND, 3);
+    const dayReq = page.waitForRequest((r) => r.url().includes("/api/tasks?") && r.url().includes("status=pending"));
+    await page.getByLabel("Due on").fill(day);
+    assert.equal(new URL((await dayReq).url()).searchParams.get("due"), `on:${day}`);
+    await expectShown(page, await listed(api, { status: "pending", sort: "number", due: `on:${day}` }));
+    assert.deepEqual(await shown(page), [n.soon]);
+    // A due view replaces the day.
+    await view("Today", { due: "today" });
+    assert.equal(await page.getByLabel("Due on").inputValue(), "");
+    await view("All", {});
     // A label, from /api/labels with its count.
     await page.getByLabel("Label", { exact: true }).selectOption("home");
     assert.match(await page.locator("#task-label option:checked").innerText(), /^home \(2\)$/);

@@ -83,7 +83,7 @@ export const dueKey = (/** @type {Task} */ t) => (t.due ? `${t.due.date} ${t.due
 
 /**
  * Whether a task falls in one of the server's due filters, as it reckons them (on the stored date and time).
- * @param {string} filter today | overdue | upcoming
+ * @param {string} filter today | overdue | upcoming | on:YYYY-MM-DD
  * @param {Task} t
  * @param {string} zone
  */
@@ -93,6 +93,7 @@ export function inDueFilter(filter, t, zone) {
   if (filter === "today") return k >= `${now.date} ` && k <= `${now.date} ~`;
   if (filter === "overdue") return !t.completed && k < `${now.date} ${now.time}`;
   if (filter === "upcoming") return k >= `${now.date} ` && k < "~";
+  if (filter.startsWith("on:")) return k.startsWith(`${filter.slice(3)} `);
   return true;
 }
 

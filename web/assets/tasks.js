@@ -36,7 +36,9 @@ export function taskPanel(hooks) {
   const search = byId("task-search", HTMLInputElement);
   const labelSelect = byId("task-label", HTMLSelectElement);
   const sortSelect = byId("task-sort", HTMLSelectElement);
-  const filters = { view: "all", label: "", q: "", sort: "number" };
+  const dateInput = byId("task-date", HTMLInputElement);
+  // on: a day (YYYY-MM-DD) picked in the date box; it stands in for the Today/Upcoming/Overdue views.
+  const filters = { view: "all", label: "", q: "", sort: "number", on: "" };
 
   /** @param {"pending" | "completed"} status @param {string} id */
   const section = (status, id) => /** @type {Section} */ ({
@@ -79,7 +81,8 @@ export function taskPanel(hooks) {
 
   /** @param {Section} s whether the current view shows this section */
   const active = (s) => filters.view === "all" || (filters.view === "done") === (s.status === "completed");
-  const dueView = () => (["today", "upcoming", "overdue"].includes(filters.view) ? filters.view : "");
+  const dueView = () =>
+    filters.on ? `on:${filters.on}` : ["today", "upcoming", "overdue"].includes(filters.view) ? filters.view : "";
   const sortOf = () => orders[filters.sort] || orders.number;
 
   /** @param {Section} s the list query, as GET /api/tasks takes it */
@@ -386,11 +389,25 @@ export function taskPanel(hooks) {
   for (const r of panel.querySelectorAll("input[name=task-view]")) {
     r.addEventListener("change", () => {
       filters.view = /** @type {HTMLInputElement} */ (r).value;
+      if (filters.on && ["today", "upcoming", "overdue"].includes(filters.view)) {
+        filters.on = "";
+        dateInput.value = "";
+      }
       refilter();
     });
   }
   labelSelect.addEventListener("change", () => {
     filters.label = labelSelect.value;
+    refilter();
+  });
+  dateInput.addEventListener("change", () => {
+    filters.on = /^\d{4}-\d{2}-\d{2}$/.test(dateInput.value) ? dateInput.value : "";
+    // A day replaces a due view; All or Done stay as they were.
+    if (filters.on && !["all", "done"].includes(filters.view)) {
+      filters.view = "all";
+      const all = panel.querySelector("input[name=task-view][value=all]");
+      if (all instanceof HTMLInputElement) all.checked = true;
+    }
     refilter();
   });
   sortSelect.addEventListener("change", () => {
