@@ -72,6 +72,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP surface.
 pub fn router(state: AppState, args: &ServeArgs) -> Router {
     let max_body_bytes = args.max_body_bytes;
+    let limits = args.limits();
     let cors = cors_layer(state.auth.clone());
     let api = Router::new()
         .merge(tasks::routes::router())
@@ -102,6 +103,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(move |req: Request, next: Next| refuse_oversized(max_body_bytes, req, next)))
+        .layer(middleware::from_fn(move |req: Request, next: Next| time_limits(limits, req, next)))
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -163,6 +165,50 @@ async fn check_cookie_origin(State(auth): State<Arc<Auth>>, req: Request, next: 
         }
     }
     next.run(req).await
+}
+
+/// Routes whose answers stream or wait on a model: their time is bounded by the model timeout, the agent's
+/// step limit and the streams' keep-alives, not by the request timeout.
+fn long_running(path: &str) -> bool {
+    path == "/chatkit"
+        || path == "/mcp"
+        || path.starts_with("/mcp/")
+        || path == "/api/events"
+        || (path.starts_with("/api/") && path.ends_with("/chat"))
+}
+
+/// The body timeout (a body that stops arriving gets a 408 and the connection closes) and the request timeout
+/// (a handler that has not started its answer in time gets a 503; its transaction rolls back when dropped).
+async fn time_limits(limits: crate::conn::Limits, req: Request, next: Next) -> Response {
+    let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let timed = fired.clone();
+    let req = req.map(|body| crate::conn::TimedBody::wrap(body, limits.body_timeout, timed));
+    let res = if long_running(req.uri().path()) {
+        next.run(req).await
+    } else {
+        match tokio::time::timeout(limits.request_timeout, next.run(req)).await {
+            Ok(res) => res,
+            Err(_) => {
+                return AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "TIMEOUT",
+                    "The server took too long to answer. Try again.",
+                )
+                .into_response();
+            }
+        }
+    };
+    if fired.load(std::sync::atomic::Ordering::Acquire) {
+        let mut res = AppError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            "The request body stopped arriving before it was complete.",
+        )
+        .into_response();
+        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return res;
+    }
+    res
 }
 
 /// A body declared larger than the limit is refused at once, before any of it is read.

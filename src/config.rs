@@ -218,6 +218,27 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "TASKCHAT_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+    /// Seconds a client gets to send a request's headers, from the connection's start (or, on a kept-alive
+    /// connection, the request's first byte).
+    #[arg(long, env = "TASKCHAT_HEADER_TIMEOUT", default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// Seconds a connection may sit with no request under way before it is closed.
+    #[arg(long, env = "TASKCHAT_IDLE_TIMEOUT", default_value_t = 60.0)]
+    pub idle_timeout: f64,
+    /// Seconds to wait for the next piece of a request body before answering 408.
+    #[arg(long, env = "TASKCHAT_BODY_TIMEOUT", default_value_t = 30.0)]
+    pub body_timeout: f64,
+    /// Seconds a request may take before its answer starts (503); chat turns, ChatKit, MCP and event streams
+    /// are bounded by the model timeout and their keep-alives instead.
+    #[arg(long, env = "TASKCHAT_REQUEST_TIMEOUT", default_value_t = 30.0)]
+    pub request_timeout: f64,
+    /// Open connections at most (0 = nine tenths of the open-file limit, which is raised to the hard limit at
+    /// start). At the cap the connection idle the longest is closed to make room.
+    #[arg(long, env = "TASKCHAT_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+    /// Event streams (`/api/events`) one person may hold open at once; the oldest ends for a new one.
+    #[arg(long, env = "TASKCHAT_MAX_STREAMS_PER_PERSON", default_value_t = 16)]
+    pub max_streams_per_person: usize,
     /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "TASKCHAT_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace: u64,
@@ -296,6 +317,27 @@ impl std::fmt::Debug for ServeArgs {
 }
 
 impl ServeArgs {
+    /// The connection and request limits, the open-file limit raised first for the default cap.
+    pub fn limits(&self) -> crate::conn::Limits {
+        // At most a day: hyper adds the timeout to an Instant, which must not overflow.
+        let day = std::time::Duration::from_secs(86_400);
+        let secs = |v: f64| std::time::Duration::try_from_secs_f64(v.max(0.01)).map_or(day, |d| d.min(day));
+        let max_connections = match self.max_connections {
+            0 => crate::conn::default_max_connections(crate::conn::raise_open_files_limit()),
+            n => {
+                crate::conn::raise_open_files_limit();
+                n
+            }
+        };
+        crate::conn::Limits {
+            header_timeout: secs(self.header_timeout),
+            idle_timeout: secs(self.idle_timeout),
+            body_timeout: secs(self.body_timeout),
+            request_timeout: secs(self.request_timeout),
+            max_connections,
+        }
+    }
+
     /// The model providers' settings.
     pub fn provider_settings(&self) -> crate::llm::ProviderSettings {
         let timeout = std::time::Duration::from_secs(self.model_timeout.max(1));

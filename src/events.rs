@@ -3,9 +3,9 @@
 //! theirs through `GET /api/events`. With PostgreSQL the events travel through `LISTEN/NOTIFY`, so every copy
 //! of taskchat hears every change; with SQLite (one process) they stay in memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +52,33 @@ pub struct EventBus {
     /// Events dropped because the NOTIFY backlog was full (or failed to send) and not yet covered by a reload.
     dropped: Arc<AtomicU64>,
     dropped_total: AtomicU64,
+    /// Each person's open event streams, oldest first, with the signal that ends each.
+    streams: Mutex<HashMap<String, VecDeque<OpenStream>>>,
+    stream_limit: AtomicUsize,
+    next_stream: AtomicU64,
+}
+
+/// An open stream's number and the signal that ends it.
+type OpenStream = (u64, Arc<tokio::sync::Notify>);
+
+/// One open event stream's place among its person's; dropping it (the stream ended) frees the place.
+pub struct StreamSlot {
+    id: u64,
+    user_id: String,
+    pub ended: Arc<tokio::sync::Notify>,
+    bus: Arc<EventBus>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut streams = self.bus.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = streams.get_mut(&self.user_id) {
+            open.retain(|(id, _)| *id != self.id);
+            if open.is_empty() {
+                streams.remove(&self.user_id);
+            }
+        }
+    }
 }
 
 impl EventBus {
@@ -73,6 +100,9 @@ impl EventBus {
             sequence: AtomicU64::new(0),
             dropped: Arc::new(AtomicU64::new(0)),
             dropped_total: AtomicU64::new(0),
+            streams: Mutex::new(HashMap::new()),
+            stream_limit: AtomicUsize::new(16),
+            next_stream: AtomicU64::new(0),
         });
         if let (Some(pool), Some(rx)) = (pool, rx) {
             tokio::spawn(send_notifications(pool.clone(), rx, bus.dropped.clone()));
@@ -118,6 +148,28 @@ impl EventBus {
         {
             subs.remove(user_id);
         }
+    }
+
+    /// How many event streams one person may hold open; past it the oldest ends (a forgotten tab, say).
+    pub fn set_stream_limit(&self, n: usize) {
+        self.stream_limit.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// A place for a new event stream of `user_id`, ending their oldest one when they are at the limit.
+    pub fn open_stream(self: &Arc<Self>, user_id: &str) -> StreamSlot {
+        let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        let ended = Arc::new(tokio::sync::Notify::new());
+        let limit = self.stream_limit.load(Ordering::Relaxed);
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let open = streams.entry(user_id.to_string()).or_default();
+        while open.len() >= limit {
+            if let Some((_, oldest)) = open.pop_front() {
+                // A permit is kept if the stream is not waiting yet: it ends at its next poll.
+                oldest.notify_one();
+            }
+        }
+        open.push_back((id, ended.clone()));
+        StreamSlot { id, user_id: user_id.to_string(), ended, bus: self.clone() }
     }
 
     pub fn subscribe(&self, user_id: &str) -> broadcast::Receiver<Arc<LiveEvent>> {
@@ -225,6 +277,7 @@ pub fn router() -> Router<AppState> {
 /// means "reload, you may have missed something".
 async fn events(State(state): State<AppState>, user: CurrentUser) -> Response {
     let rx = state.events.subscribe(user.id());
+    let slot = state.events.open_stream(user.id());
     let guard = state.metrics.stream_opened();
     let ready = futures::stream::once(async { Ok::<_, Infallible>(Event::default().event("ready").data("{}")) });
     let changes = futures::stream::unfold(rx, |mut rx| async move {
@@ -240,8 +293,14 @@ async fn events(State(state): State<AppState>, user: CurrentUser) -> Response {
         Ok::<_, Infallible>(Event::default().event(e.kind.clone()).data(e.data.to_string()))
     });
     // A page's stream ends when the server shuts down (the page reconnects to another copy, or later).
+    // It also ends when the person opens more streams than their limit and this is the oldest.
     let stopping = state.shutdown.clone();
-    let stream = ready.chain(changes).take_until(async move { stopping.wait().await });
+    let stream = ready.chain(changes).take_until(async move {
+        tokio::select! {
+            _ = stopping.wait() => {}
+            _ = slot.ended.notified() => {}
+        }
+    });
     let mut res = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response();
     res.headers_mut().insert("x-accel-buffering", axum::http::HeaderValue::from_static("no"));
     res

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod chatkit;
 pub mod cli;
 pub mod config;
+pub mod conn;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -2,9 +2,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
+
+use crate::conn::{Limits, Registry, TrackedBody};
 
 use crate::app::{self, AppState};
 use crate::auth::Auth;
@@ -21,6 +23,7 @@ pub async fn build_state(common: &CommonArgs, args: &ServeArgs, listen: SocketAd
     let base_url = args.base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
     let auth = Auth::new(db.clone(), secret, &base_url, args)?;
     let events = crate::events::EventBus::new(&db);
+    events.set_stream_limit(args.max_streams_per_person);
     let tasks = TaskService::new(db.clone(), events.clone());
     let models = crate::llm::build_providers(&args.provider_settings())?;
     let config = AgentConfig { max_steps: args.agent_max_steps.max(1), ..Default::default() };
@@ -65,13 +68,13 @@ impl RunningServer {
 
 /// Binds `args.listen` (port 0 picks a free one) and serves until [`RunningServer::stop`].
 pub async fn spawn(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<RunningServer> {
-    let listener = TcpListener::bind(args.listen).await?;
+    let listener = listen(args.listen)?;
     let addr = listener.local_addr()?;
     let state = build_state(common, args, addr).await?;
     let router = app::router(state.clone(), args);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = state.shutdown.clone();
-    let task = tokio::spawn(serve_http(listener, router, async move {
+    let task = tokio::spawn(serve_http(listener, router, args.limits(), async move {
         let _ = rx.await;
         shutdown.trigger();
     }));
@@ -81,8 +84,7 @@ pub async fn spawn(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<Runn
 /// `taskchat serve`: serve until SIGINT or SIGTERM, then give in-flight requests `shutdown_grace` to finish.
 pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let listener =
-        TcpListener::bind(args.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    let listener = listen(args.listen).map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     let state = build_state(common, args, addr).await?;
     let router = app::router(state.clone(), args);
@@ -95,7 +97,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     );
     let grace = Duration::from_secs(args.shutdown_grace);
     let shutdown = state.shutdown.clone();
-    let server = tokio::spawn(serve_http(listener, router, async move {
+    let server = tokio::spawn(serve_http(listener, router, args.limits(), async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
         shutdown.trigger();
@@ -120,11 +122,17 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
 /// connection driven directly. axum's serve first reads a few bytes to tell HTTP/2 from HTTP/1 and hands them
 /// back to hyper separately, so hyper's read buffer takes two reads for the first request and doubles to 16 KB
 /// for the life of the connection; one per open chat stream.
+///
+/// Each connection has a header timeout (hyper's), an idle timeout and a place in the registry of open
+/// connections, whose cap closes the longest-idle one to make room (see `conn`).
 async fn serve_http(
     listener: TcpListener,
     router: axum::Router,
+    limits: Limits,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let registry = Registry::new(limits.max_connections);
+    let mut refused_logged = Instant::now() - Duration::from_secs(60);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
     // Every connection task holds a receiver; `closed()` resolves when the last one has finished.
     let (open_tx, open_rx) = tokio::sync::watch::channel(());
@@ -145,27 +153,49 @@ async fn serve_http(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
+        let Some(place) = registry.register() else {
+            // Every connection is answering a request: this one is closed unanswered (the client may retry).
+            if refused_logged.elapsed() >= Duration::from_secs(10) {
+                refused_logged = Instant::now();
+                tracing::warn!(open = registry.open(), "at the connection limit with none idle; refusing connections");
+            }
+            drop(tcp);
+            continue;
+        };
         let router = router.clone();
+        let (conns, conn_state) = (registry.clone(), place.conn.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             // What `into_make_service_with_connect_info` would add: the peer, for rate limits and logs.
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            tower::ServiceExt::oneshot(router.clone(), req)
+            let busy = conns.begin(&conn_state);
+            let answer = tower::ServiceExt::oneshot(router.clone(), req);
+            async move {
+                let res = answer.await?;
+                // The request stays under way (the connection not idle) until its body has been sent.
+                Ok::<_, std::convert::Infallible>(res.map(|body| TrackedBody::wrap(body, busy)))
+            }
         });
         let mut stop = stop_rx.clone();
         let open = open_rx.clone();
+        let registry = registry.clone();
         tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
                 .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
                 .with_upgrades();
             let mut conn = std::pin::pin!(conn);
             let served = tokio::select! {
                 served = conn.as_mut() => served,
+                // Idle too long, or closed to make room: nothing is under way, so closing loses nothing.
+                _ = registry.closing(&place.conn, limits.idle_timeout) => Ok(()),
                 _ = stop.changed() => {
                     // Finish the response under way (if any), then close.
                     conn.as_mut().graceful_shutdown();
                     conn.await
                 }
             };
+            drop(place);
             if let Err(e) = served {
                 tracing::trace!(error = %e, "connection ended with an error");
             }
@@ -177,6 +207,15 @@ async fn serve_http(
     let _ = stop_tx.send(());
     open_tx.closed().await;
     Ok(())
+}
+
+/// A listener with a deep accept queue: a burst of connections (a crowd of idle sockets, or a real rush)
+/// waits in the kernel's queue rather than having its SYNs dropped and retried a second later.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// Resource errors (too many open files, say) would repeat at once: pause before accepting again, as axum does.

@@ -5,6 +5,7 @@ mod common;
 mod accounts;
 mod chat;
 mod cli;
+mod connections;
 mod credentials;
 mod events;
 mod fake_models;
