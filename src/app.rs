@@ -13,6 +13,7 @@ use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Auth};
@@ -86,7 +87,13 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .layer(middleware::from_fn_with_state(state.auth.clone(), check_cookie_origin))
         .with_state(state.clone());
     Router::new()
-        .nest("/api/auth", auth::routes::router().with_state(state.auth.clone()))
+        // Auth answers carry tokens and session details: no cache may keep them.
+        .nest(
+            "/api/auth",
+            auth::routes::router()
+                .with_state(state.auth.clone())
+                .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))),
+        )
         .merge(crate::mcp::http::router(&state, args))
         .merge(api)
         // The web pages last: they own only their few paths, and unknown paths keep the JSON fallback below.
@@ -112,6 +119,10 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
 }
 
 /// CORS with credentials for trusted origins only; other origins get no CORS headers at all.

@@ -96,10 +96,15 @@ impl IntoResponse for AppError {
             AppError::RateLimited { retry_after_secs } => {
                 let mut res = (
                     StatusCode::TOO_MANY_REQUESTS,
-                    axum::Json(json!({ "message": "Too many requests. Please try again later." })),
+                    axum::Json(json!({
+                        "message": "Too many requests. Please try again later.",
+                        "code": "TOO_MANY_REQUESTS"
+                    })),
                 )
                     .into_response();
+                // Better Auth's own header, and the standard one every HTTP client understands.
                 res.headers_mut().insert("x-retry-after", HeaderValue::from(retry_after_secs));
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
                 res
             }
             AppError::Internal(e) => {

@@ -465,8 +465,14 @@ on_both_databases!(sign_in_is_rate_limited_per_client_and_path, |backend: Backen
     }
     let limited = attempt().await;
     assert_eq!(limited.status, 429);
-    assert_eq!(limited.json, json!({"message": "Too many requests. Please try again later."}));
+    assert_eq!(
+        limited.json,
+        json!({"message": "Too many requests. Please try again later.", "code": "TOO_MANY_REQUESTS"})
+    );
     let retry: u64 = limited.header("x-retry-after").unwrap().parse().unwrap();
+    assert_eq!(limited.header("retry-after"), limited.header("x-retry-after"), "the standard header too");
+    assert_eq!(limited.header("cache-control"), Some("no-store"));
+    assert_eq!(limited.header("x-content-type-options"), Some("nosniff"));
     assert!((LIMIT_WINDOW - 60..=LIMIT_WINDOW).contains(&retry), "{retry}");
     // X-Forwarded-For is not believed unless the proxy is trusted: a forged header does not reset the count.
     let forged = c

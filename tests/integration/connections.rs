@@ -265,3 +265,18 @@ async fn twenty_thousand_idle_connections_leave_healthz_and_signed_in_people_ans
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[tokio::test]
+async fn every_answer_says_nosniff_and_auth_answers_are_never_cached() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let c = app.client();
+    let email = format!("headers-{}@example.com", taskchat::auth::crypto::generate_id());
+    let signed = c.post("/api/auth/sign-up/email", json!({"name": "H", "email": email, "password": PASSWORD})).await;
+    assert_eq!(signed.status, 200, "{}", signed.text);
+    assert_eq!(signed.header("cache-control"), Some("no-store"), "sign-up carries a token");
+    assert_eq!(c.get("/api/auth/token").await.header("cache-control"), Some("no-store"));
+    for path in ["/api/tasks", "/healthz", "/no/such/route", "/login", "/openapi.json"] {
+        assert_eq!(c.get(path).await.header("x-content-type-options"), Some("nosniff"), "{path}");
+    }
+    app.stop().await;
+}

@@ -1493,8 +1493,12 @@ on_both_databases!(sign_in_brute_force_is_stopped_after_three_guesses, |backend:
     let limited: Vec<&Reply> = answers.iter().filter(|r| r.status == 429).collect();
     assert_eq!((checked, limited.len()), (3, 17), "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
     for r in &limited {
-        assert_eq!(r.json, json!({"message": "Too many requests. Please try again later."}));
+        assert_eq!(
+            r.json,
+            json!({"message": "Too many requests. Please try again later.", "code": "TOO_MANY_REQUESTS"})
+        );
         let retry: u64 = r.header("x-retry-after").expect("x-retry-after").parse().unwrap();
+        assert_eq!(r.header("retry-after"), r.header("x-retry-after"));
         assert!((LIMIT_WINDOW - 60..=LIMIT_WINDOW).contains(&retry), "{retry}");
     }
     // While the window lasts, even the right password is refused, and so is any other account from this client.
