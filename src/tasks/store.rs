@@ -543,42 +543,11 @@ fn list_sql(pg: bool, plan: &ListPlan) -> (String, Vec<Bind>) {
     (sql, binds.0)
 }
 
-/// PostgreSQL guesses that a prefix search (`milk:*`) matches a fixed share of the rows whatever it really
-/// matches, and so walks the person's whole (user_id, number) index testing each row: 20 ms at 50,000 tasks
-/// for a word that matches nothing. With only bitmap scans allowed, a search is served by the full-text index
-/// and costs what it matches.
-const TEXT_INDEX_ONLY: &str =
-    "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)";
-/// A plan for these words, not a generic one cached for any words (which could only guess).
-const CUSTOM_PLAN: &str = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)";
-
-/// Runs `$run` (with the transaction as `$tx`) under planner settings local to one transaction.
-macro_rules! with_pg_settings {
-    ($pool:expr, $settings:expr, |$tx:ident| $run:expr) => {{
-        let mut $tx = $pool.begin().await?;
-        sqlx::query($settings).execute(&mut *$tx).await?;
-        let out = $run;
-        $tx.commit().await?;
-        out
-    }};
-}
-
-async fn rows_with(
-    pool: &sqlx::PgPool,
-    settings: &'static str,
-    sql: &str,
-    binds: Vec<Bind>,
-) -> sqlx::Result<Vec<TaskRow>> {
-    Ok(with_pg_settings!(pool, settings, |tx| {
-        bind_all!(sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.to_string())), binds).fetch_all(&mut *tx).await?
-    }))
-}
-
 /// One page of a list (at most `plan.limit` tasks).
 pub async fn list(db: &Db, plan: &ListPlan) -> sqlx::Result<Vec<Task>> {
     let (sql, binds) = list_sql(matches!(db, Db::Postgres(_)), plan);
     if let (Db::Postgres(pool), false) = (db, plan.words.is_empty()) {
-        return rows_with(pool, TEXT_INDEX_ONLY, &sql, binds).await.map(tasks);
+        return by_text_index(pool, &sql, binds).await.map(tasks);
     }
     with_db!(db, |pool| {
         bind_all!(sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.clone())), binds.clone())
@@ -595,11 +564,12 @@ pub async fn count_capped(db: &Db, plan: &ListPlan, cap: usize) -> sqlx::Result<
     let limit = binds.push(Bind::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
     let sql = format!("SELECT COUNT(*) FROM (SELECT 1 {inner} LIMIT {limit}) AS capped");
     if let (Db::Postgres(pool), false) = (db, plan.words.is_empty()) {
-        let n: i64 = with_pg_settings!(pool, TEXT_INDEX_ONLY, |tx| {
-            bind_all!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.clone())), binds.0)
-                .fetch_one(&mut *tx)
-                .await?
-        });
+        let mut tx = pool.begin().await?;
+        text_index_only(&mut tx).await?;
+        let n: i64 = bind_all!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.clone())), binds.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
         return Ok(usize::try_from(n).unwrap_or(0));
     }
     let n: i64 = with_db!(db, |pool| {
@@ -619,7 +589,16 @@ pub async fn search_any(db: &Db, user_id: &str, words: &[String], limit: usize) 
     }
     let (sql, binds) = search_any_sql(matches!(db, Db::Postgres(_)), user_id, words, limit);
     let rows: Vec<TaskRow> = match db {
-        Db::Postgres(pool) => rows_with(pool, CUSTOM_PLAN, &sql, binds).await?,
+        Db::Postgres(pool) => {
+            // A plan for these words, not a generic one cached for any words (which could only guess).
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)").execute(&mut *tx).await?;
+            let rows = bind_all!(sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.clone())), binds)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            rows
+        }
         Db::Sqlite(pools) => {
             bind_all!(sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.clone())), binds)
                 .fetch_all(&pools.read)
@@ -627,6 +606,27 @@ pub async fn search_any(db: &Db, user_id: &str, words: &[String], limit: usize) 
         }
     };
     Ok(rank_by_words(tasks(rows), words, limit))
+}
+
+/// PostgreSQL guesses that a prefix search (`milk:*`) matches a fixed share of the rows whatever it really
+/// matches, and so walks the person's whole (user_id, number) index testing each row: 20 ms at 50,000 tasks
+/// for a word that matches nothing. In this transaction only bitmap scans may be planned, so a search is served
+/// by the full-text index and costs what it matches.
+async fn text_index_only(tx: &mut sqlx::PgTransaction<'_>) -> sqlx::Result<()> {
+    sqlx::query("SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)")
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+async fn by_text_index(pool: &sqlx::PgPool, sql: &str, binds: Vec<Bind>) -> sqlx::Result<Vec<TaskRow>> {
+    let mut tx = pool.begin().await?;
+    text_index_only(&mut tx).await?;
+    let rows = bind_all!(sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.to_string())), binds)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// The union of one bounded, newest-first lookup per word.
