@@ -216,6 +216,38 @@ describe("rich tasks in the panel", { timeout: 300_000 }, () => {
     await dueField.press("Escape");
   });
 
+  test("a list reload answered from before a change made meanwhile does not bring the old task back", async () => {
+    const k = n.none;
+    // Hold the next list answers: each is fetched at once (a snapshot from before the rename), delivered later.
+    /** @type {() => void} */
+    let release = () => {};
+    const held = new Promise((r) => (release = () => r(undefined)));
+    let fetched = 0;
+    await page.route(/\/api\/tasks\?/, async (route) => {
+      const res = await route.fetch();
+      fetched++;
+      await held;
+      await route.fulfill({ response: res });
+    });
+    // What reloads the panel after an assistant's turn, after a resync or on coming back online.
+    await page.evaluate(() => window.dispatchEvent(new Event("online")));
+    await page.waitForFunction(() => true);
+    for (let i = 0; i < 100 && fetched < 1; i++) await page.waitForTimeout(20);
+    assert.ok(fetched >= 1, "the reload's list request was made");
+    await row(page, k).locator("[data-role=edit]").click();
+    const edit = page.getByRole("textbox", { name: `New title for task ${k}` });
+    await edit.fill("read a long novel");
+    await edit.press("Enter");
+    await row(page, k).locator(".task-text", { hasText: "read a long novel" }).waitFor();
+    const delivered = page.waitForResponse((r) => r.url().includes("/api/tasks?"));
+    release();
+    await delivered;
+    await page.unroute(/\/api\/tasks\?/);
+    await page.waitForTimeout(200);
+    assert.equal(await row(page, k).locator(".task-text").innerText(), "read a long novel", "the stale page's title came back");
+    assert.equal((await task(api, k)).title, "read a long novel");
+  });
+
   test("a due and priority change made through the REST API shows live, patching that row alone", async () => {
     const k = n.soon;
     // Mark every row element: a re-rendered list would lose the marks.

@@ -13,10 +13,13 @@ import { detailsError, fillRow, makeRow } from "./taskrow.js";
 /**
  * @typedef {{ status: "pending" | "completed", list: HTMLUListElement, count: HTMLElement, empty: HTMLElement,
  *   group: HTMLElement, sentinel: HTMLElement, items: Entry[], rows: Map<number, Entry>, cursor: string | null,
- *   complete: boolean, loading: boolean, loaded: boolean, gen: number, room: number, tail: Task | null }} Section
+ *   complete: boolean, loading: boolean, loaded: boolean, gen: number, room: number, tail: Task | null,
+ *   during: Change[] | null }} Section
  * tail: the last task of the pages loaded, which the cursor continues after; room: how many rows live
- * additions may grow a complete list to before it pages instead
+ * additions may grow a complete list to before it pages instead; during: the changes seen while a page was on
+ * its way, which are at least as new as the page and go back on top of it
  */
+/** @typedef {{ kind: string, task: Task }} Change */
 
 const PAGE = 100;
 const MAX_LIMIT = 1000;
@@ -57,6 +60,7 @@ export function taskPanel(hooks) {
     gen: 0,
     room: PAGE,
     tail: null,
+    during: null,
   });
   const sections = [section("pending", "pending"), section("completed", "done")];
   const [pending] = sections;
@@ -164,6 +168,9 @@ export function taskPanel(hooks) {
   async function reload(s, limit) {
     const gen = ++s.gen;
     s.loading = true;
+    /** @type {Change[]} */
+    const during = [];
+    s.during = during;
     try {
       const page = await listTasks({ ...params(s), limit: String(limit) });
       if (gen !== s.gen) return;
@@ -172,11 +179,13 @@ export function taskPanel(hooks) {
       s.complete = !page.next_cursor;
       s.tail = page.tasks[page.tasks.length - 1] || null;
       s.loaded = true;
+      replay(s, during);
     } catch (e) {
       if (gen === s.gen && !hooks.onError(e, refresh, true)) showError(msg(e));
     } finally {
       if (gen === s.gen) {
         s.loading = false;
+        s.during = null;
         settle(s);
       }
     }
@@ -189,6 +198,9 @@ export function taskPanel(hooks) {
     if (!s.cursor) return reload(s, Math.min(MAX_LIMIT, s.items.length + PAGE));
     const gen = s.gen;
     s.loading = true;
+    /** @type {Change[]} */
+    const during = [];
+    s.during = during;
     try {
       const page = await listTasks({ ...params(s), limit: String(PAGE), cursor: s.cursor });
       if (gen !== s.gen) return;
@@ -204,11 +216,13 @@ export function taskPanel(hooks) {
       if (page.tasks.length) s.tail = page.tasks[page.tasks.length - 1];
       s.cursor = page.next_cursor;
       s.complete = !page.next_cursor;
+      replay(s, during);
     } catch (e) {
       if (gen === s.gen && !hooks.onError(e, () => more(s), true)) showError(msg(e));
     } finally {
       if (gen === s.gen) {
         s.loading = false;
+        s.during = null;
         settle(s);
       }
     }
@@ -247,48 +261,75 @@ export function taskPanel(hooks) {
     const focus = focusKey();
     moving = true;
     for (const s of sections) {
-      const old = s.rows.get(task.number);
-      // An echo older than what is shown (the PATCH answer came first) changes nothing.
-      if (old && kind !== "task.deleted" && old.task.updated_at > task.updated_at) continue;
-      if (old) s.items.splice(s.items.indexOf(old), 1);
-      const fits = kind !== "task.deleted" && s.loaded && active(s) && matches(s, task);
-      const order = sortOf();
-      let i = 0;
-      for (let hi = s.items.length; i < hi; ) {
-        const mid = (i + hi) >> 1;
-        if (order(s.items[mid].task, task) < 0) i = mid + 1;
-        else hi = mid;
-      }
-      // Past the loaded part (after the cursor's task): its page brings it. Past a complete list that is full:
-      // the list pages from there on.
-      const past = s.complete ? i === s.items.length && s.items.length >= s.room : !s.tail || order(task, s.tail) > 0;
-      if (!fits || past) {
-        if (old) {
-          old.li.remove();
-          s.rows.delete(task.number);
-        }
-        // The next "page" of a list without a cursor reloads it one page longer.
-        if (fits && s.complete) {
-          s.complete = false;
-          s.cursor = null;
-          s.tail = s.items.length ? s.items[s.items.length - 1].task : null;
-          settle(s);
-        }
-        continue;
-      }
-      const e = old || entry(task);
-      if (old) fillRow(old.li, task, hooks.zone());
-      e.task = task;
-      s.items.splice(i, 0, e);
-      s.rows.set(task.number, e);
-      const next = s.items[i + 1];
-      const before = next ? next.li : null;
-      if (e.li.parentNode !== s.list || e.li.nextElementSibling !== before) s.list.insertBefore(e.li, before);
+      s.during?.push({ kind, task });
+      place(s, kind, task);
     }
     moving = false;
     restoreFocus(focus);
     counts();
     labelsSoon();
+  }
+
+  /**
+   * A page answered from before the changes made while it was on its way (a rename saved while the list
+   * reloaded after the assistant's turn): the changes go back on top, so no row shows an older task.
+   * @param {Section} s
+   * @param {Change[]} during
+   */
+  function replay(s, during) {
+    s.during = null;
+    if (!during.length) return;
+    const focus = focusKey();
+    moving = true;
+    for (const c of during) place(s, c.kind, c.task);
+    moving = false;
+    restoreFocus(focus);
+  }
+
+  /**
+   * One section's part of a change.
+   * @param {Section} s
+   * @param {string} kind
+   * @param {Task} task
+   */
+  function place(s, kind, task) {
+    const old = s.rows.get(task.number);
+    // An echo older than what is shown (the PATCH answer came first) changes nothing.
+    if (old && kind !== "task.deleted" && old.task.updated_at > task.updated_at) return;
+    if (old) s.items.splice(s.items.indexOf(old), 1);
+    const fits = kind !== "task.deleted" && s.loaded && active(s) && matches(s, task);
+    const order = sortOf();
+    let i = 0;
+    for (let hi = s.items.length; i < hi; ) {
+      const mid = (i + hi) >> 1;
+      if (order(s.items[mid].task, task) < 0) i = mid + 1;
+      else hi = mid;
+    }
+    // Past the loaded part (after the cursor's task): its page brings it. Past a complete list that is full:
+    // the list pages from there on.
+    const past = s.complete ? i === s.items.length && s.items.length >= s.room : !s.tail || order(task, s.tail) > 0;
+    if (!fits || past) {
+      if (old) {
+        old.li.remove();
+        s.rows.delete(task.number);
+      }
+      // The next "page" of a list without a cursor reloads it one page longer.
+      if (fits && s.complete) {
+        s.complete = false;
+        s.cursor = null;
+        s.tail = s.items.length ? s.items[s.items.length - 1].task : null;
+        settle(s);
+      }
+      return;
+    }
+    const e = old || entry(task);
+    if (old) fillRow(old.li, task, hooks.zone());
+    e.task = task;
+    s.items.splice(i, 0, e);
+    s.rows.set(task.number, e);
+    const next = s.items[i + 1];
+    const before = next ? next.li : null;
+    if (e.li.parentNode !== s.list || e.li.nextElementSibling !== before) s.list.insertBefore(e.li, before);
   }
 
   // ---- labels -------------------------------------------------------------------------------------------
