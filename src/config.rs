@@ -239,6 +239,9 @@ pub struct ServeArgs {
     /// Event streams (`/api/events`) one person may hold open at once; the oldest ends for a new one.
     #[arg(long, env = "TASKCHAT_MAX_STREAMS_PER_PERSON", default_value_t = 16)]
     pub max_streams_per_person: usize,
+    /// `Strict-Transport-Security` max-age in seconds, sent when the base URL is https (0 = never send it).
+    #[arg(long, env = "TASKCHAT_HSTS_MAX_AGE", default_value_t = 31_536_000)]
+    pub hsts_max_age: u64,
     /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "TASKCHAT_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace: u64,
@@ -398,10 +401,11 @@ pub fn resolve_secret(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::R
             if let Ok(existing) = std::fs::read_to_string(&path) {
                 let existing = existing.trim().to_string();
                 if existing.len() >= MIN_SECRET_LEN {
+                    crate::files::warn_if_shared(&path);
                     return Ok(existing);
                 }
             }
-            std::fs::create_dir_all(data_dir)?;
+            crate::files::private_dir(data_dir)?;
             let secret = crate::auth::crypto::generate_id() + &crate::auth::crypto::generate_id();
             write_private_file(&path, &secret)?;
             tracing::warn!(

@@ -13,6 +13,7 @@ pub mod conn;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod llm;
 pub mod mcp;
 pub mod metrics;

@@ -138,9 +138,12 @@ impl Db {
                 other.split(':').next().unwrap_or_default()
             ),
             None => {
-                std::fs::create_dir_all(data_dir)
+                crate::files::private_dir(data_dir)
                     .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", data_dir.display()))?;
-                Self::open_sqlite(SqliteConnectOptions::new().filename(data_dir.join("taskchat.db"))).await
+                let file = data_dir.join("taskchat.db");
+                crate::files::private_file(&file)
+                    .map_err(|e| anyhow::anyhow!("cannot create the database {}: {e}", file.display()))?;
+                Self::open_sqlite(SqliteConnectOptions::new().filename(file)).await
             }
         }
     }

@@ -66,10 +66,15 @@ impl Server {
     }
 
     fn spawn(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        Self::spawn_in(data_dir, data_dir, env)
+    }
+
+    /// Runs in `work` (its log goes there too) with data in `data_dir`, which need not exist yet.
+    fn spawn_in(work: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let log = data_dir.join(format!("serve-{port}.log"));
+        let log = work.join(format!("serve-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("create the log file");
-        let mut cmd = command(data_dir);
+        let mut cmd = command(work);
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--data-dir", data_dir.to_str().expect("utf-8 temp path"), "--log-format", "json"])
             .envs(env.iter().copied())
@@ -250,6 +255,52 @@ async fn production_with_a_strong_secret_starts_and_stops_cleanly_on_sigterm() {
     assert!(took < Duration::from_secs(5), "stopping took {took:?}");
     assert!(!dir.path().join("secret").exists(), "a configured secret must not be replaced by a generated one");
     assert!(!server.log_text().contains(STRONG_SECRET), "the secret was logged");
+}
+
+// ---- file modes ---------------------------------------------------------------------------------------
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn a_new_data_directory_and_its_database_files_are_private_to_the_account() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let data = work.path().join("data");
+    // The usual umask: without taskchat's care the directory would be 0755 and the database 0644.
+    let server = Server::spawn_in(work.path(), &data, &[]).await_ready().await;
+    let res = server
+        .client()
+        .post("/api/auth/sign-up/email", json!({ "name": "Mo", "email": "mode@example.com", "password": PASSWORD }))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for name in ["taskchat.db", "taskchat.db-wal", "taskchat.db-shm", "secret"] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+    let log = server.stop().await;
+    assert!(!warnings(&log).iter().any(|w| w.to_string().contains("other accounts")), "{log}");
+}
+
+#[tokio::test]
+async fn an_existing_database_others_can_read_is_warned_about_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = Server::start(dir.path(), &[]).await;
+    first.stop().await;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    let db = dir.path().join("taskchat.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod db");
+    let log = Server::start(dir.path(), &[]).await.stop().await;
+    let warned = |path: &Path, m: &str| {
+        let path = path.to_str().expect("utf-8");
+        warnings(&log).iter().any(|w| w["path"] == path && w["mode"] == m && w.to_string().contains("other accounts"))
+    };
+    assert!(warned(dir.path(), "755"), "no warning names the data directory; log:\n{log}");
+    assert!(warned(&db, "644"), "no warning names the database; log:\n{log}");
+    // Left as the operator set them: they may share them on purpose.
+    assert_eq!((mode(dir.path()), mode(&db)), (0o755, 0o644));
 }
 
 // ---- development secret -------------------------------------------------------------------------------
