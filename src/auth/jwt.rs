@@ -22,6 +22,8 @@ pub const JWT_TTL_SECS: i64 = 900;
 const GRACE: time::Duration = time::Duration::days(30);
 /// Clock skew tolerated when checking `exp`.
 const LEEWAY_SECS: u64 = 5;
+/// The longest string claim a token carries (an image URL is capped at 2,048 characters when set).
+const MAX_CLAIM_BYTES: usize = 4096;
 
 struct OwnKeys {
     signing: Option<(String, EncodingKey)>,
@@ -153,7 +155,7 @@ impl JwtKeys {
         Ok(json!({ "keys": self.own.read().await.published }))
     }
 
-    /// A fresh token for the user.
+    /// A fresh token for the user; at most a few KB whatever the profile holds.
     pub async fn sign(&self, user: &User) -> anyhow::Result<String> {
         self.ensure_signing_key().await?;
         let own = self.own.read().await;
@@ -164,6 +166,9 @@ impl JwtKeys {
         let iat = Timestamp::now().unix();
         let mut claims = serde_json::to_value(user)?;
         if let Some(map) = claims.as_object_mut() {
+            // The token rides in a header: a profile written before the limits (or by another server on
+            // the same database) must not make it too big to send, so an oversized field is left out.
+            map.retain(|_, v| v.as_str().is_none_or(|s| s.len() <= MAX_CLAIM_BYTES));
             map.insert("iat".into(), json!(iat));
             map.insert("sub".into(), json!(user.id));
             map.insert("exp".into(), json!(iat + JWT_TTL_SECS));

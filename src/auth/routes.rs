@@ -21,6 +21,9 @@ use crate::error::{AppError, AppResult};
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 128;
 const MAX_NAME: usize = 200;
+/// A profile picture is a URL: long enough for any real one, short enough that the JWT (which carries it)
+/// stays well under a browser's header limit.
+pub(crate) const MAX_IMAGE: usize = 2048;
 const MAX_EMAIL: usize = 254;
 
 pub fn router() -> Router<Arc<Auth>> {
@@ -203,14 +206,34 @@ pub fn is_valid_email(email: &str) -> bool {
         && !domain.contains("..")
 }
 
+/// The profile fields a person sets: bounded, and free of NUL (which PostgreSQL cannot store).
+fn check_profile(name: Option<&str>, image: Option<&str>) -> AppResult<()> {
+    for (field, value, max) in [("name", name, MAX_NAME), ("image", image, MAX_IMAGE)] {
+        let Some(value) = value else { continue };
+        if value.contains('\0') {
+            return Err(AppError::validation(format!("[body.{field}] Invalid character")));
+        }
+        if value.chars().count() > max {
+            return Err(AppError::validation(format!("[body.{field}] Too long: expected at most {max} characters")));
+        }
+    }
+    Ok(())
+}
+
 /// Better Auth counts password length in UTF-16 code units (JavaScript's `string.length`).
 fn check_new_password(password: &str) -> AppResult<()> {
     let len = password.encode_utf16().count();
     if len < MIN_PASSWORD {
-        return Err(AppError::bad_request("PASSWORD_TOO_SHORT", "Password too short"));
+        return Err(AppError::bad_request(
+            "PASSWORD_TOO_SHORT",
+            format!("Password too short: use at least {MIN_PASSWORD} characters"),
+        ));
     }
     if len > MAX_PASSWORD {
-        return Err(AppError::bad_request("PASSWORD_TOO_LONG", "Password too long"));
+        return Err(AppError::bad_request(
+            "PASSWORD_TOO_LONG",
+            format!("Password too long: use at most {MAX_PASSWORD} characters"),
+        ));
     }
     Ok(())
 }
@@ -264,12 +287,7 @@ async fn sign_up_email(
     if !is_valid_email(&email) {
         return Err(AppError::bad_request("INVALID_EMAIL", "Invalid email"));
     }
-    if name.chars().count() > MAX_NAME {
-        return Err(AppError::validation(format!("[body.name] Too long: expected at most {MAX_NAME} characters")));
-    }
-    if name.contains('\0') || image.is_some_and(|i| i.contains('\0')) {
-        return Err(AppError::validation("[body.name] Invalid character"));
-    }
+    check_profile(Some(name), image)?;
     check_new_password(password)?;
     let taken = || {
         AppError::new(
@@ -326,7 +344,10 @@ async fn sign_in_email(
         return Err(AppError::validation("[body.email] Invalid email address"));
     }
     if password.encode_utf16().count() > MAX_PASSWORD {
-        return Err(AppError::bad_request("PASSWORD_TOO_LONG", "Password too long"));
+        return Err(AppError::bad_request(
+            "PASSWORD_TOO_LONG",
+            format!("Password too long: use at most {MAX_PASSWORD} characters"),
+        ));
     }
     let invalid = || AppError::new(StatusCode::UNAUTHORIZED, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
     let Some(user) = store::find_user_by_email(&auth.db, &email).await? else {
@@ -498,12 +519,7 @@ async fn update_user(State(auth): State<Arc<Auth>>, headers: HeaderMap, body: By
             message: "No fields to update".into(),
         });
     }
-    if name.is_some_and(|n| n.contains('\0')) || image.flatten().is_some_and(|i| i.contains('\0')) {
-        return Err(AppError::validation("[body.name] Invalid character"));
-    }
-    if name.is_some_and(|n| n.chars().count() > MAX_NAME) {
-        return Err(AppError::validation(format!("[body.name] Too long: expected at most {MAX_NAME} characters")));
-    }
+    check_profile(name, image.flatten())?;
     let timezone = timezone.map(time_zone).transpose()?;
     let change =
         store::ProfileChange { name: name.map(str::to_string), image: image.map(|i| i.map(str::to_string)), timezone };

@@ -617,3 +617,52 @@ on_both_databases!(jwks_and_token_describe_the_user, |backend: Backend| async mo
     assert_eq!(app.count(r#"SELECT COUNT(*) FROM "jwks" WHERE "id" <> $1"#, "").await, 1);
     app.stop().await;
 });
+
+on_both_databases!(profile_fields_are_bounded_and_the_jwt_stays_small, |backend: Backend| async move {
+    let app = TestApp::start(backend).await;
+    let huge = format!("https://example.com/{}", "a".repeat(900_000));
+    let c = app.client();
+    let res = c
+        .post(
+            "/api/auth/sign-up/email",
+            json!({"name": "Pic", "email": "pic@example.com", "password": PASSWORD, "image": huge}),
+        )
+        .await;
+    res.assert_json_error(400, "VALIDATION_ERROR");
+    assert!(res.json["message"].as_str().unwrap().contains("image"), "{}", res.text);
+    assert!(res.json["message"].as_str().unwrap().contains("2048"), "{}", res.text);
+    assert_eq!(app.count(r#"SELECT COUNT(*) FROM "user" WHERE "email" = $1"#, "pic@example.com").await, 0);
+
+    let (c, user) = app.signed_up("Pic").await;
+    let id = user["id"].as_str().unwrap().to_string();
+    let res = c.post("/api/auth/update-user", json!({"image": huge})).await;
+    res.assert_json_error(400, "VALIDATION_ERROR");
+    let res = c.post("/api/auth/update-user", json!({"name": "n".repeat(201)})).await;
+    res.assert_json_error(400, "VALIDATION_ERROR");
+    assert!(res.json["message"].as_str().unwrap().contains("200"), "{}", res.text);
+    let longest = format!("https://example.com/{}", "b".repeat(2048 - 20));
+    assert_eq!(c.post("/api/auth/update-user", json!({"image": longest})).await.status, 200);
+    let token = c.get("/api/auth/token").await.json["token"].as_str().unwrap().to_string();
+    assert!(token.len() < 6_000, "a token with the longest image is {} bytes", token.len());
+
+    // A profile written around the limits (an older server, a shared database): the token leaves it out.
+    app.exec(r#"UPDATE "user" SET "image" = $1 WHERE "id" = $2"#, &[&huge, &id]).await;
+    let res = c.get("/api/auth/token").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let token = res.json["token"].as_str().unwrap();
+    assert!(token.len() < 2_000, "the token is {} bytes", token.len());
+    let session = c.get("/api/auth/get-session").await;
+    assert!(session.header("set-auth-jwt").is_some_and(|t| t.len() < 2_000), "get-session's JWT header is bounded");
+    app.stop().await;
+});
+
+on_both_databases!(a_short_password_is_refused_with_the_minimum_named, |backend: Backend| async move {
+    let app = TestApp::start(backend).await;
+    let res = app
+        .client()
+        .post("/api/auth/sign-up/email", json!({"name": "S", "email": "short@example.com", "password": "1234567"}))
+        .await;
+    res.assert_json_error(400, "PASSWORD_TOO_SHORT");
+    assert_eq!(res.json["message"], "Password too short: use at least 8 characters");
+    app.stop().await;
+});

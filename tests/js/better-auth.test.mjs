@@ -208,7 +208,7 @@ test("sign-up with a password under 8 characters is refused with 400", T, async 
     password: "1234567",
   });
   assert.equal(data, null);
-  assertApiError(error, 400, "PASSWORD_TOO_SHORT", "Password too short");
+  assertApiError(error, 400, "PASSWORD_TOO_SHORT", "Password too short: use at least 8 characters");
   assert.equal(b.cookies.size, 0);
 });
 
