@@ -279,28 +279,60 @@ fn refuse_nul(text: &str, what: &str) -> Result<(), TaskError> {
     Ok(())
 }
 
+/// Characters that change how text around them is shown without being seen: bidirectional overrides,
+/// embeddings and isolates (a title with U+202E reverses the rest of an answer it is quoted in), and
+/// zero-width spaces and joiners standing alone. They are dropped; the joiners ZWJ and ZWNJ are kept, as
+/// emoji sequences and several scripts need them, but count as nothing visible.
+fn is_hidden_control(c: char) -> bool {
+    matches!(c, '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{180E}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// Whether a character shows nothing by itself: whitespace, a joiner, a variation selector, another format
+/// character.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || is_hidden_control(c)
+        || matches!(c, '\u{200C}' | '\u{200D}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')
+        || ('\u{FE00}'..='\u{FE0F}').contains(&c)
+        || ('\u{E0100}'..='\u{E01EF}').contains(&c)
+        || ('\u{E0000}'..='\u{E007F}').contains(&c)
+}
+
+/// Text as stored: NFC (so "é" typed as e + accent counts as one character, as it shows), hidden controls
+/// dropped, other control characters except line breaks and tabs turned into spaces, trimmed; `None` when
+/// nothing visible is left.
+fn clean_text(raw: &str, keep_lines: bool) -> Option<String> {
+    let text: String = raw
+        .nfc()
+        .filter(|&c| !is_hidden_control(c))
+        .map(|c| if c.is_control() && !(keep_lines && matches!(c, '\n' | '\t')) { ' ' } else { c })
+        .collect();
+    let text = text.trim();
+    (!text.chars().all(is_invisible)).then(|| text.to_string())
+}
+
 pub fn clean_title(title: &str) -> Result<String, TaskError> {
     refuse_nul(title, "title")?;
-    let title = title.trim();
-    if title.is_empty() {
+    let Some(title) = clean_text(title, false) else {
         return Err(TaskError::Invalid("A task needs a title.".into()));
-    }
+    };
     if title.chars().count() > MAX_TITLE {
         return Err(TaskError::Invalid(format!("A title can be at most {MAX_TITLE} characters.")));
     }
-    Ok(title.to_string())
+    Ok(title)
 }
 
-/// Trims; an empty description is no description.
+/// Cleaned as a title is, keeping its lines; an empty description is no description.
 pub fn clean_description(description: Option<&str>) -> Result<Option<String>, TaskError> {
-    let Some(d) = description.map(str::trim).filter(|d| !d.is_empty()) else {
-        return Ok(None);
-    };
+    let Some(d) = description else { return Ok(None) };
     refuse_nul(d, "description")?;
+    let Some(d) = clean_text(d, true) else { return Ok(None) };
     if d.chars().count() > MAX_DESCRIPTION {
         return Err(TaskError::Invalid(format!("A description can be at most {MAX_DESCRIPTION} characters.")));
     }
-    Ok(Some(d.to_string()))
+    Ok(Some(d))
 }
 
 /// A label as written, and the key it is found by (case ignored).
@@ -313,9 +345,9 @@ pub struct LabelName {
 /// One label: NFC, trimmed, a leading `#` dropped ("#work" is the label "work"), 1–40 characters, no control
 /// characters.
 pub fn clean_label(raw: &str) -> Result<LabelName, TaskError> {
-    let name: String = raw.nfc().collect();
+    let name: String = raw.nfc().filter(|&c| !is_hidden_control(c)).collect();
     let name = name.trim().trim_start_matches('#').trim();
-    if name.is_empty() {
+    if name.chars().all(is_invisible) {
         return Err(TaskError::Invalid("A label needs at least one character.".into()));
     }
     if name.chars().count() > MAX_LABEL {
@@ -619,6 +651,26 @@ mod tests {
         assert!(clean_title(&"é".repeat(200)).is_ok());
         assert!(clean_title(&"é".repeat(201)).is_err());
         assert_eq!(clean_description(Some("  ")).unwrap(), None);
+    }
+
+    #[test]
+    fn text_is_normalized_before_it_is_counted_and_nothing_visible_is_empty() {
+        // 150 × e + a combining acute: 150 characters as shown (é), 300 code points before NFC.
+        assert_eq!(clean_title(&"e\u{301}".repeat(150)).unwrap(), "é".repeat(150));
+        for blank in ["\u{200B}", " \u{200B}\u{FEFF} ", "\u{200D}", "\u{202E}", "\u{2066}\u{2069}", "\u{FE0F}"] {
+            assert!(clean_title(blank).is_err(), "{blank:?} has nothing visible");
+            assert!(clean_label(blank).is_err(), "{blank:?} as a label");
+            assert_eq!(clean_description(Some(blank)).unwrap(), None, "{blank:?} as a description");
+        }
+        assert_eq!(clean_title("pay \u{202E}tnuocca\u{202C} bill").unwrap(), "pay tnuocca bill");
+        assert_eq!(clean_title("a\u{200B}b\u{2067}c\u{2069}").unwrap(), "abc");
+        assert_eq!(clean_label("\u{202D}#work").unwrap().name, "work");
+        // Joiners inside emoji sequences and scripts that need them are kept.
+        assert_eq!(clean_title("family 👨\u{200D}👩\u{200D}👧").unwrap(), "family 👨\u{200D}👩\u{200D}👧");
+        assert_eq!(clean_title("می\u{200C}خواهم").unwrap(), "می\u{200C}خواهم");
+        // Control characters become spaces in a title; a description keeps its lines.
+        assert_eq!(clean_title("buy\nmilk\u{7}").unwrap(), "buy milk");
+        assert_eq!(clean_description(Some("one\ntwo\u{1b}")).unwrap().as_deref(), Some("one\ntwo"));
         assert!(clean_description(Some(&"x".repeat(2001))).is_err());
     }
 
