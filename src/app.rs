@@ -75,6 +75,9 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
     let max_body_bytes = args.max_body_bytes;
     let limits = args.limits();
     let cors = cors_layer(state.auth.clone());
+    let hsts = (state.auth.origin.starts_with("https://") && args.hsts_max_age > 0)
+        .then(|| HeaderValue::from_str(&format!("max-age={}", args.hsts_max_age)).ok())
+        .flatten();
     let api = Router::new()
         .merge(tasks::routes::router())
         .merge(chat::routes::router())
@@ -119,10 +122,27 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+        .layer(middleware::from_fn(move |req: Request, next: Next| security_headers(hsts.clone(), req, next)))
+}
+
+/// Headers every answer gets: nosniff; no-store on JSON answered to a request that carried credentials (a
+/// person's tasks and threads must not sit in a shared or disk cache); HSTS when served over https.
+async fn security_headers(hsts: Option<HeaderValue>, req: Request, next: Next) -> Response {
+    let credentials = req.headers().contains_key(header::AUTHORIZATION) || req.headers().contains_key(header::COOKIE);
+    let mut res = next.run(req).await;
+    let headers = res.headers_mut();
+    headers.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if credentials && json {
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    }
+    if let Some(v) = hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, v);
+    }
+    res
 }
 
 /// CORS with credentials for trusted origins only; other origins get no CORS headers at all.

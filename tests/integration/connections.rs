@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::common::{Backend, PASSWORD, TestApp};
+use crate::common::{Backend, Client, PASSWORD, TestApp};
 
 fn addr(app: &TestApp) -> std::net::SocketAddr {
     app.server.as_ref().unwrap().addr
@@ -278,5 +278,29 @@ async fn every_answer_says_nosniff_and_auth_answers_are_never_cached() {
     for path in ["/api/tasks", "/healthz", "/no/such/route", "/login", "/openapi.json"] {
         assert_eq!(c.get(path).await.header("x-content-type-options"), Some("nosniff"), "{path}");
     }
+    // A person's own data is never kept by a cache; what anyone may fetch is left to caches.
+    for path in ["/api/tasks", "/api/labels", "/api/conversations", "/api/tasks/999"] {
+        assert_eq!(c.get(path).await.header("cache-control"), Some("no-store"), "{path} with a cookie");
+    }
+    let token = c.get("/api/auth/token").await.json["token"].as_str().unwrap().to_string();
+    let bearer = Client::with_bearer(&app.url, &token);
+    assert_eq!(bearer.get("/api/tasks").await.header("cache-control"), Some("no-store"), "with a bearer token");
+    assert_eq!(app.client().get("/healthz").await.header("cache-control"), None);
+    assert_eq!(c.get("/api/tasks").await.header("strict-transport-security"), None, "not over plain http");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_https_base_url_turns_on_strict_transport_security() {
+    let app = TestApp::start_with(Backend::Sqlite, |a| a.base_url = Some("https://tasks.example.com".into())).await;
+    let res = app.client().get("/healthz").await;
+    assert_eq!(res.header("strict-transport-security"), Some("max-age=31536000"));
+    app.stop().await;
+    let app = TestApp::start_with(Backend::Sqlite, |a| {
+        a.base_url = Some("https://tasks.example.com".into());
+        a.hsts_max_age = 0;
+    })
+    .await;
+    assert_eq!(app.client().get("/healthz").await.header("strict-transport-security"), None, "0 turns it off");
     app.stop().await;
 }
