@@ -122,11 +122,15 @@ fi
 log "Browser tests (headless Chromium)"
 rc=0
 TASKCHAT_URL=$url TASKCHAT_DB="$data/taskchat.db" CHROMIUM=$CHROMIUM SCREENSHOT_DIR="$ROOT/docs/screenshots" \
-  timeout 600 node --test --test-reporter=spec --test-concurrency=1 "$HERE"/*.test.mjs || rc=$?
+  timeout 600 node --test --test-reporter=spec --test-concurrency=1 "$HERE"/*.test.mjs 2>&1 | tee "$WORK/tests.log" ||
+  rc=$?
 if ((rc != 0)); then
   FAILED=1
   echo "----- server log (last 100 lines) -----" >&2
   tail -n 100 "$WORK/server.log" >&2
+  # Last, so that a CI summary showing the end of the output shows which step failed and why.
+  echo "----- failing tests -----" >&2
+  sed -n '/failing tests:/,$p' "$WORK/tests.log" | head -n 80 >&2
 fi
 
 kill -TERM "$PID" 2>/dev/null || true
