@@ -200,6 +200,10 @@ describe("taskchat in the browser", { timeout: 300_000 }, () => {
     await page.getByRole("textbox", { name: "New title for task 2" }).fill("nope");
     await page.getByRole("textbox", { name: "New title for task 2" }).press("Escape");
     await pendingList(page).getByText("call the plumber about the sink").waitFor();
+    // Nothing was saved either (the input's blur as Escape removes it once saved what was typed).
+    await page.waitForTimeout(200);
+    const kept = await (await page.request.get(`${BASE}/api/tasks/2`)).json();
+    assert.equal(kept.title, "call the plumber about the sink");
     // Reopen the done one, then finish it again.
     await page.getByRole("checkbox", { name: /buy milk/ }).uncheck();
     await pendingList(page).getByText("buy milk").waitFor();

@@ -38,7 +38,11 @@ export function wireRows(panel, ctx) {
     label.hidden = true;
     label.after(input);
     let busy = false;
+    let closed = false;
     const close = () => {
+      // Set before the removal: Chromium blurs a focused input as it removes it, while it is still connected,
+      // and that blur must not save what an Escape just discarded.
+      closed = true;
       input.remove();
       label.hidden = false;
       li.classList.remove("editing");
@@ -46,7 +50,7 @@ export function wireRows(panel, ctx) {
     };
     /** @param {boolean} keep */
     const finish = async (keep) => {
-      if (busy || !input.isConnected) return;
+      if (busy || closed || !input.isConnected) return;
       const title = input.value.trim();
       const was = find(t.number)?.task.title ?? t.title;
       if (!keep || !title || title === was) return close();
