@@ -132,7 +132,8 @@ async fn serve_http(
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let registry = Registry::new(limits.max_connections);
-    let mut refused_logged = Instant::now() - Duration::from_secs(60);
+    // None until the first refusal: `now - 60 s` would panic on a machine up for less than a minute.
+    let mut refused_logged: Option<Instant> = None;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
     // Every connection task holds a receiver; `closed()` resolves when the last one has finished.
     let (open_tx, open_rx) = tokio::sync::watch::channel(());
@@ -155,8 +156,8 @@ async fn serve_http(
         }
         let Some(place) = registry.register() else {
             // Every connection is answering a request: this one is closed unanswered (the client may retry).
-            if refused_logged.elapsed() >= Duration::from_secs(10) {
-                refused_logged = Instant::now();
+            if refused_logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+                refused_logged = Some(Instant::now());
                 tracing::warn!(open = registry.open(), "at the connection limit with none idle; refusing connections");
             }
             drop(tcp);
