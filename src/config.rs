@@ -407,7 +407,7 @@ pub fn resolve_secret(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::R
             }
             crate::files::private_dir(data_dir)?;
             let secret = crate::auth::crypto::generate_id() + &crate::auth::crypto::generate_id();
-            write_private_file(&path, &secret)?;
+            crate::files::write_private(&path, &secret)?;
             tracing::warn!(
                 path = %path.display(),
                 "TASKCHAT_SECRET is not set: generated a development secret and saved it in the data directory"
@@ -415,17 +415,4 @@ pub fn resolve_secret(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::R
             Ok(secret)
         }
     }
-}
-
-fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(contents.as_bytes())
 }

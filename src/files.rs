@@ -11,33 +11,39 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
         warn_if_shared(dir);
         return Ok(());
     }
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
     let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    match builder.create(dir) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-        other => other,
+    builder.create(dir)
+}
+
+/// Options that open (or create) a file for writing, mode 0600 when created.
+fn private_options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
+    options
+}
+
+/// Writes `contents` to `path`, created 0600 if missing (the development secret).
+pub fn write_private(path: &Path, contents: &str) -> io::Result<()> {
+    use std::io::Write;
+    private_options().create(true).truncate(true).open(path)?.write_all(contents.as_bytes())
 }
 
 /// Creates `file` empty with mode 0600 if missing, before SQLite opens it: SQLite gives the `-wal` and
 /// `-shm` files it makes the mode of the database file, so all three stay private. Warns when an existing
 /// one is readable by others.
 pub fn private_file(file: &Path) -> io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(file) {
+    match private_options().create_new(true).open(file) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             warn_if_shared(file);

@@ -23,7 +23,7 @@ const MAX_PASSWORD: usize = 128;
 const MAX_NAME: usize = 200;
 /// A profile picture is a URL: long enough for any real one, short enough that the JWT (which carries it)
 /// stays well under a browser's header limit.
-pub(crate) const MAX_IMAGE: usize = 2048;
+const MAX_IMAGE: usize = 2048;
 const MAX_EMAIL: usize = 254;
 
 pub fn router() -> Router<Arc<Auth>> {
@@ -220,6 +220,10 @@ fn check_profile(name: Option<&str>, image: Option<&str>) -> AppResult<()> {
     Ok(())
 }
 
+fn password_too_long() -> AppError {
+    AppError::bad_request("PASSWORD_TOO_LONG", format!("Password too long: use at most {MAX_PASSWORD} characters"))
+}
+
 /// Better Auth counts password length in UTF-16 code units (JavaScript's `string.length`).
 fn check_new_password(password: &str) -> AppResult<()> {
     let len = password.encode_utf16().count();
@@ -230,10 +234,7 @@ fn check_new_password(password: &str) -> AppResult<()> {
         ));
     }
     if len > MAX_PASSWORD {
-        return Err(AppError::bad_request(
-            "PASSWORD_TOO_LONG",
-            format!("Password too long: use at most {MAX_PASSWORD} characters"),
-        ));
+        return Err(password_too_long());
     }
     Ok(())
 }
@@ -344,10 +345,7 @@ async fn sign_in_email(
         return Err(AppError::validation("[body.email] Invalid email address"));
     }
     if password.encode_utf16().count() > MAX_PASSWORD {
-        return Err(AppError::bad_request(
-            "PASSWORD_TOO_LONG",
-            format!("Password too long: use at most {MAX_PASSWORD} characters"),
-        ));
+        return Err(password_too_long());
     }
     let invalid = || AppError::new(StatusCode::UNAUTHORIZED, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
     let Some(user) = store::find_user_by_email(&auth.db, &email).await? else {

@@ -168,9 +168,7 @@ export function taskPanel(hooks) {
   async function reload(s, limit) {
     const gen = ++s.gen;
     s.loading = true;
-    /** @type {Change[]} */
-    const during = [];
-    s.during = during;
+    const during = record(s);
     try {
       const page = await listTasks({ ...params(s), limit: String(limit) });
       if (gen !== s.gen) return;
@@ -191,6 +189,15 @@ export function taskPanel(hooks) {
     }
   }
 
+  /**
+   * From now on a section keeps the changes it sees, to replay on top of the page on its way.
+   * @param {Section} s
+   * @returns {Change[]}
+   */
+  function record(s) {
+    return (s.during = []);
+  }
+
   /** @param {Section} s the next page, appended */
   async function more(s) {
     if (s.loading || s.complete || !active(s)) return;
@@ -198,9 +205,7 @@ export function taskPanel(hooks) {
     if (!s.cursor) return reload(s, Math.min(MAX_LIMIT, s.items.length + PAGE));
     const gen = s.gen;
     s.loading = true;
-    /** @type {Change[]} */
-    const during = [];
-    s.during = during;
+    const during = record(s);
     try {
       const page = await listTasks({ ...params(s), limit: String(PAGE), cursor: s.cursor });
       if (gen !== s.gen) return;
@@ -277,7 +282,6 @@ export function taskPanel(hooks) {
    * @param {Change[]} during
    */
   function replay(s, during) {
-    s.during = null;
     if (!during.length) return;
     const focus = focusKey();
     moving = true;
