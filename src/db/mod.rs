@@ -402,12 +402,14 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_while_reads_and_writes_never_pause() {
-        // Without restarts the WAL takes every frame written (≈ 37 MB here): passive checkpoints alone never let
-        // it start over while reads never pause.
+        // Without restarts the WAL takes nearly every frame written (≈ 37 MB of an idle machine's run): passive
+        // checkpoints alone let it start over only when the readers happen to pause, which a loaded machine's
+        // scheduler does now and then (23 MB seen under a full test run).
         let unbounded = wal_peak_under_load(i64::MAX).await;
-        assert!(unbounded > 24 << 20, "the load did not starve the WAL of restarts ({unbounded} bytes)");
+        assert!(unbounded > 16 << 20, "the load did not starve the WAL of restarts ({unbounded} bytes)");
         // Restarted past 200 frames (0.8 MB), it stays within a few checkpoint rounds' growth (≤ 4 MB seen).
         let bounded = wal_peak_under_load(200).await;
         assert!(bounded < 8 << 20, "the WAL grew to {bounded} bytes with restarts past 200 frames");
+        assert!(bounded * 2 < unbounded, "restarts made no difference: {bounded} vs {unbounded} bytes");
     }
 }
