@@ -199,6 +199,13 @@ pub struct ServeArgs {
     /// Length of the rate-limit window in seconds.
     #[arg(long, env = "TASKCHAT_RATE_LIMIT_WINDOW", default_value_t = 10)]
     pub rate_limit_window: u64,
+    /// Failed sign-ins in a row an account (by email, from any address) is allowed before each further one
+    /// locks it for a growing delay (0 disables).
+    #[arg(long, env = "TASKCHAT_LOCKOUT_AFTER", default_value_t = 5)]
+    pub lockout_after: u32,
+    /// The longest an account is locked after a failed sign-in, in seconds: what an attacker can keep its owner out.
+    #[arg(long, env = "TASKCHAT_LOCKOUT_MAX_DELAY", default_value_t = 300)]
+    pub lockout_max_delay: u64,
     /// Format of newly written password hashes.
     #[arg(long, env = "TASKCHAT_PASSWORD_HASH", value_enum, default_value_t = PasswordHashFormat::Argon2id)]
     pub password_hash: PasswordHashFormat,
@@ -305,6 +312,8 @@ impl std::fmt::Debug for ServeArgs {
             .field("trust_proxy", &self.trust_proxy)
             .field("rate_limit_max", &self.rate_limit_max)
             .field("rate_limit_window", &self.rate_limit_window)
+            .field("lockout_after", &self.lockout_after)
+            .field("lockout_max_delay", &self.lockout_max_delay)
             .field("password_hash", &self.password_hash)
             .field("external_jwks_url", &self.external_jwks_url)
             .field("jwt_hs256_secret", &self.jwt_hs256_secret.as_ref().map(|_| "<redacted>"))

@@ -5,6 +5,7 @@
 pub mod crypto;
 mod extract;
 mod jwt;
+mod lockout;
 mod password;
 mod ratelimit;
 pub mod routes;
@@ -49,6 +50,7 @@ pub struct Auth {
     pub trust_proxy: bool,
     pub passwords: Passwords,
     pub limiter: RateLimiter,
+    pub lockout: lockout::Lockout,
     pub jwt: JwtKeys,
 }
 
@@ -78,6 +80,8 @@ impl Auth {
         )?;
         let limiter =
             RateLimiter::new(args.rate_limit_max, std::time::Duration::from_secs(args.rate_limit_window), &db);
+        let lockout =
+            lockout::Lockout::new(args.lockout_after, std::time::Duration::from_secs(args.lockout_max_delay), &db);
         Ok(Arc::new(Auth {
             secure_cookies: origin.starts_with("https://"),
             db,
@@ -87,6 +91,7 @@ impl Auth {
             trust_proxy: args.trust_proxy,
             passwords: Passwords::new(scheme, args.hash_concurrency),
             limiter,
+            lockout,
             jwt,
         }))
     }

@@ -347,6 +347,7 @@ async fn sign_in_email(
     if password.encode_utf16().count() > MAX_PASSWORD {
         return Err(password_too_long());
     }
+    auth.lockout.begin(&email).await.map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
     let invalid = || AppError::new(StatusCode::UNAUTHORIZED, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
     let Some(user) = store::find_user_by_email(&auth.db, &email).await? else {
         auth.passwords.burn(password).await?;
@@ -359,6 +360,7 @@ async fn sign_in_email(
     if !auth.passwords.verify(password, &hash).await? {
         return Err(invalid());
     }
+    auth.lockout.succeeded(&email).await;
     if store::is_disabled(&auth.db, &user.id).await? {
         return Err(AppError::forbidden(
             "BANNED_USER",

@@ -16,6 +16,7 @@ import {
   DB,
   doneList,
   foreign,
+  lastAnswer,
   launch,
   pageErrors,
   pendingList,
@@ -62,6 +63,17 @@ describe("taskchat in the browser", { timeout: 300_000 }, () => {
     await err.getByText("don't match an account").waitFor();
     const text = (await err.innerText()).toLowerCase();
     assert.ok(!text.includes("wrong password") && !text.includes("no account"), text);
+    // Guessing on: past 5 wrong passwords the account is locked for a doubling delay, and the page says how long.
+    let locked = "";
+    for (let i = 0; i < 12 && !locked; i++) {
+      const answer = page.waitForResponse((r) => r.url().endsWith("/api/auth/sign-in/email"));
+      await page.getByRole("button", { name: "Sign in" }).click();
+      if ((await answer).status() === 429) {
+        await err.getByText("Too many attempts").waitFor();
+        locked = await err.innerText();
+      }
+    }
+    assert.match(locked, /Please wait \d+ seconds? and try again/);
     await page.getByLabel("Email").fill("");
     await page.getByLabel("Password").fill("");
     await page.goto(`${BASE}/login`);
@@ -445,6 +457,10 @@ describe("taskchat in the browser", { timeout: 300_000 }, () => {
     assert.equal(pwned, undefined);
     assert.equal(await page.locator(".messages img").count(), 0);
     await page.locator(".task-text", { hasText: "<img src=x" }).first().waitFor();
+    // A task's own text is echoed as written, never as Markdown: no bold, and a link stays words.
+    const answer = await ask(page, "add a task to read [the docs](https://evil.example) _today_ **now**");
+    assert.ok(answer.includes("[the docs](https://evil.example) _today_ **now**"), answer);
+    assert.equal(await lastAnswer(page).locator("a, strong, em").count(), 0);
   });
 
   test("sign out, then /chat sends to /login", async () => {

@@ -492,6 +492,64 @@ on_both_databases!(sign_in_is_rate_limited_per_client_and_path, |backend: Backen
     app.stop().await;
 });
 
+async fn sign_in(c: &Client, email: &str, password: &str) -> crate::common::Reply {
+    c.post("/api/auth/sign-in/email", json!({"email": email, "password": password})).await
+}
+
+/// Wrong guesses from one address until the account is locked for its longest time (1 s, 2 s, then a 4 s cap),
+/// waiting as told in between; returns what each attempt answered.
+async fn guess_until_capped(guesser: &Client, email: &str) -> Vec<reqwest::StatusCode> {
+    let mut seen = vec![];
+    loop {
+        let res = sign_in(guesser, email, "wrong password").await;
+        seen.push(res.status);
+        if res.status == 401 {
+            continue;
+        }
+        assert_eq!(res.status, 429, "{}", res.text);
+        assert_eq!(res.json["code"], "TOO_MANY_REQUESTS");
+        let retry: u64 = res.header("retry-after").expect("Retry-After").parse().unwrap();
+        assert!((1..=4).contains(&retry), "the delay is capped: {retry}");
+        if retry >= 3 || seen.len() > 12 {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
+    }
+}
+
+on_both_databases!(an_account_is_locked_across_addresses_for_a_growing_capped_time, |backend: Backend| async move {
+    let app = TestApp::start_with(backend, |a| {
+        a.lockout_after = 1;
+        a.lockout_max_delay = 4;
+    })
+    .await;
+    let (owner, user) = app.signed_up("Locked").await;
+    let email = user["email"].as_str().unwrap().to_string();
+    let guesser = app.client();
+    let other = Client::from_address(&app.url, "127.0.0.2".parse().unwrap());
+    let seen = guess_until_capped(&guesser, &email).await;
+    assert!(seen.len() <= 12, "the delay grew: {seen:?}");
+    // Locked for the account, not the address: the right password from another address is refused too.
+    let refused = sign_in(&other, &email, PASSWORD).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=4).contains(&retry), "{retry}");
+    assert_eq!(refused.header("x-retry-after"), refused.header("retry-after"));
+    // The owner's session is untouched, and another account is not affected.
+    assert_eq!(owner.get("/api/tasks").await.status, 200);
+    let (_, second) = app.signed_up("Unaffected").await;
+    assert_eq!(sign_in(&other, second["email"].as_str().unwrap(), PASSWORD).await.status, 200);
+    // After the capped wait the owner gets in, and that clears the count: the next mistake is a plain 401.
+    tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
+    assert_eq!(sign_in(&other, &email, PASSWORD).await.status, 200);
+    assert_eq!(sign_in(&guesser, &email, "wrong again").await.status, 401);
+    // An address nobody signed up with meets the same answers, so lockouts tell nothing about who has an account.
+    let unknown = guess_until_capped(&guesser, "nobody-here@example.com").await;
+    assert_eq!(unknown.first().map(|s| s.as_u16()), Some(401));
+    assert_eq!(unknown.last().map(|s| s.as_u16()), Some(429));
+    app.stop().await;
+});
+
 on_both_databases!(a_trusted_proxy_makes_forwarded_addresses_count, |backend: Backend| async move {
     let app = TestApp::start_with(backend, |a| {
         limit_to_three(a);

@@ -186,6 +186,8 @@ async fn serve_help_lists_every_setting_with_its_environment_variable() {
         ("--trust-proxy", "TASKCHAT_TRUST_PROXY"),
         ("--rate-limit-max", "TASKCHAT_RATE_LIMIT_MAX"),
         ("--rate-limit-window", "TASKCHAT_RATE_LIMIT_WINDOW"),
+        ("--lockout-after", "TASKCHAT_LOCKOUT_AFTER"),
+        ("--lockout-max-delay", "TASKCHAT_LOCKOUT_MAX_DELAY"),
         ("--password-hash", "TASKCHAT_PASSWORD_HASH"),
         ("--hash-concurrency", "TASKCHAT_HASH_CONCURRENCY"),
         ("--mode", "TASKCHAT_ENV"),

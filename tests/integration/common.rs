@@ -232,6 +232,18 @@ impl Client {
         }
     }
 
+    /// A client whose connections leave from another loopback address (127.0.0.0/8 all reaches this machine),
+    /// to be counted as a different client.
+    pub fn from_address(base: &str, source: std::net::IpAddr) -> Client {
+        let mut c = Client::new(base);
+        c.http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(source)
+            .build()
+            .unwrap();
+        c
+    }
+
     /// A client with no cookies that authenticates with `Authorization: Bearer`.
     pub fn with_bearer(base: &str, token: &str) -> Client {
         let mut c = Client::new(base);

@@ -29,11 +29,13 @@ export class ApiError extends Error {
    * @param {number} status 0 when the server could not be reached
    * @param {string} code
    * @param {string} message
+   * @param {number | null} [retryAfter] seconds to wait before trying again, when the server said
    */
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter;
   }
 
   get offline() {
@@ -84,7 +86,8 @@ async function errorOf(res) {
         ? "Something went wrong on our side. Please try again in a moment."
         : `The request failed (${res.status}).`;
   const code = body && typeof body.code === "string" ? body.code : `HTTP_${res.status}`;
-  return new ApiError(res.status, code, message);
+  const retry = Number.parseInt(res.headers.get("retry-after") ?? "", 10);
+  return new ApiError(res.status, code, message, Number.isFinite(retry) && retry > 0 ? retry : null);
 }
 
 /**

@@ -148,6 +148,13 @@ function explain(e) {
       password.focus();
       return;
   }
-  if (e.status === 429) showFormError("Too many attempts in a row. Please wait a few seconds and try again.");
-  else showFormError(e.message);
+  if (e.status === 429) {
+    const wait =
+      e.retryAfter === null
+        ? "a few seconds"
+        : e.retryAfter < 90
+          ? `${e.retryAfter} second${e.retryAfter === 1 ? "" : "s"}`
+          : `${Math.ceil(e.retryAfter / 60)} minutes`;
+    showFormError(`Too many attempts in a row. Please wait ${wait} and try again.`);
+  } else showFormError(e.message);
 }
