@@ -1567,7 +1567,8 @@ fn update_call(n: i64, title: Option<&str>, description: Option<&str>) -> ToolCa
 // ---------------------------------------------------------------------------------------------------------------
 
 fn render(outcome: Outcome, ctx: &Context) -> Decision {
-    let name = ctx.user_name.map(str::trim).filter(|n| !n.is_empty());
+    let name = ctx.user_name.map(str::trim).filter(|n| !n.is_empty()).map(md);
+    let name = name.as_deref();
     let text = match outcome {
         Outcome::Calls(calls) => return Decision::Call(calls),
         Outcome::Help { understood } => help_text(name, understood),
@@ -1581,6 +1582,7 @@ fn render(outcome: Outcome, ctx: &Context) -> Decision {
             format!("Which one do you mean: {}?", join_or(&labels))
         }
         Outcome::NotFound { phrase, closest } => {
+            let phrase = md(&phrase);
             if ctx.tasks.is_empty() {
                 format!("You don't have any tasks yet, so I couldn't find \"{phrase}\". Add one with \"add …\".")
             } else if closest.is_empty() {
@@ -1616,8 +1618,8 @@ fn help_text(name: Option<&str>, understood: bool) -> String {
 
 fn label(ctx: &Context, n: i64) -> String {
     match ctx.tasks.iter().find(|t| t.number == n) {
-        Some(t) if t.completed => format!("{n} ({}, already done)", t.title),
-        Some(t) => format!("{n} ({})", t.title),
+        Some(t) if t.completed => format!("{n} ({}, already done)", md(&t.title)),
+        Some(t) => format!("{n} ({})", md(&t.title)),
         None => n.to_string(),
     }
 }
@@ -1629,6 +1631,25 @@ fn join_or(items: &[String]) -> String {
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
+}
+
+/// Text that came from a person (a title, a note, a label, their own words or name) made safe to echo in an
+/// answer rendered as Markdown: every character that could start a link, emphasis, code, HTML or an entity
+/// mid-line is backslash-escaped (CommonMark shows `\x` as `x` for any ASCII punctuation), and line breaks
+/// become spaces so the text never starts a line, where `#`, `-`, `>` or `1.` would begin a block of its own.
+pub(super) fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '~' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A task as described by a tool result, falling back to the call's own arguments.
@@ -1649,12 +1670,12 @@ impl TaskView {
         let title = field("title")
             .and_then(Value::as_str)
             .or_else(|| call.arguments.get("title").and_then(Value::as_str))
-            .map(str::to_string);
+            .map(md);
         let description = field("description")
             .and_then(Value::as_str)
             .or_else(|| call.arguments.get("description").and_then(Value::as_str))
             .filter(|d| !d.trim().is_empty())
-            .map(str::to_string);
+            .map(md);
         let extras = task.map(fields::extras_text).unwrap_or_default();
         TaskView { number, title, description, extras }
     }
@@ -1662,12 +1683,8 @@ impl TaskView {
     fn from_item(item: &Value) -> (TaskView, bool) {
         let view = TaskView {
             number: item.get("number").and_then(Value::as_i64),
-            title: item.get("title").and_then(Value::as_str).map(str::to_string),
-            description: item
-                .get("description")
-                .and_then(Value::as_str)
-                .filter(|d| !d.trim().is_empty())
-                .map(str::to_string),
+            title: item.get("title").and_then(Value::as_str).map(md),
+            description: item.get("description").and_then(Value::as_str).filter(|d| !d.trim().is_empty()).map(md),
             extras: fields::extras_text(item),
         };
         (view, item.get("completed").and_then(Value::as_bool).unwrap_or(false))
@@ -1739,8 +1756,9 @@ fn answer_one(call: &ToolCall, result: &Value) -> String {
 
 fn update_text(call: &ToolCall, result: &Value, t: &TaskView) -> String {
     let fields_changed = fields::field_update_text(call, result, &t.named());
-    let new_title = call.arguments.get("title").and_then(Value::as_str);
-    let new_note = call.arguments.get("description").and_then(Value::as_str);
+    let new_title = call.arguments.get("title").and_then(Value::as_str).map(md);
+    let new_note = call.arguments.get("description").and_then(Value::as_str).map(md);
+    let (new_title, new_note) = (new_title.as_deref(), new_note.as_deref());
     let number = t.number.map_or_else(|| "the task".to_string(), |n| format!("task {n}"));
     let text = match (new_title, new_note) {
         (Some(title), None) => format!("Renamed {number} to \"{}\".", t.title.as_deref().unwrap_or(title)),
@@ -1823,7 +1841,7 @@ fn error_text(call: &ToolCall, result: &Value, err: &Value) -> String {
             .arguments
             .get("title")
             .and_then(Value::as_str)
-            .map_or_else(|| "add that task".to_string(), |t| format!("add \"{t}\"")),
+            .map_or_else(|| "add that task".to_string(), |t| format!("add \"{}\"", md(t))),
         "complete_task" => on("complete"),
         "reopen_task" => on("reopen"),
         "delete_task" => on("delete"),
@@ -1834,7 +1852,7 @@ fn error_text(call: &ToolCall, result: &Value, err: &Value) -> String {
     let message = result
         .get("message")
         .and_then(Value::as_str)
-        .map(str::to_string)
+        .map(md)
         .or_else(|| err.as_str().map(|e| e.replace('_', " ")))
         .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| "something went wrong".to_string());
@@ -1844,15 +1862,15 @@ fn error_text(call: &ToolCall, result: &Value, err: &Value) -> String {
     for s in result.get("suggestions").and_then(Value::as_array).into_iter().flatten() {
         match s {
             // A full sentence is a hint to pass on; a short string is taken to be a title.
-            Value::String(h) if h.contains(' ') && h.ends_with(['.', '!', '?']) => hints.push(h.clone()),
-            Value::String(title) => candidates.push(format!("\"{title}\"")),
+            Value::String(h) if h.contains(' ') && h.ends_with(['.', '!', '?']) => hints.push(md(h)),
+            Value::String(title) => candidates.push(format!("\"{}\"", md(title))),
             Value::Number(n) => candidates.push(format!("task {n}")),
             Value::Object(o) => {
                 let number = o.get("number").or_else(|| o.get("task_id")).and_then(Value::as_i64);
                 match (number, o.get("title").and_then(Value::as_str)) {
-                    (Some(n), Some(t)) => candidates.push(format!("{n} ({t})")),
+                    (Some(n), Some(t)) => candidates.push(format!("{n} ({})", md(t))),
                     (Some(n), None) => candidates.push(format!("task {n}")),
-                    (None, Some(t)) => candidates.push(format!("\"{t}\"")),
+                    (None, Some(t)) => candidates.push(format!("\"{}\"", md(t))),
                     (None, None) => {}
                 }
             }
@@ -2632,5 +2650,66 @@ pub(super) mod tests {
                 with_ctx(E, |ctx| decide(&format!("{b} {a}"), ctx));
             }
         }
+    }
+
+    /// Task text, names and words echoed in answers stay literal text when the answer is rendered as Markdown:
+    /// checked with a CommonMark parser (GitHub's extensions on), over every kind of answer that quotes them.
+    #[test]
+    fn echoed_text_never_becomes_markdown() {
+        use pulldown_cmark::{Event, Options, Parser, Tag};
+        const EVIL: &str = "[click me](https://evil.example) **now** `x` <b>hi</b> &#x202E; _u_ ~~s~~ \\";
+        let check = |answer: &str, expect: &[&str]| {
+            let mut text = String::new();
+            for event in Parser::new_ext(answer, Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES) {
+                match event {
+                    Event::Text(t) => text.push_str(&t),
+                    Event::SoftBreak | Event::HardBreak => text.push('\n'),
+                    Event::Start(Tag::Paragraph | Tag::List(_) | Tag::Item) | Event::End(_) => {}
+                    other => panic!("{other:?} in the answer {answer:?}"),
+                }
+            }
+            for e in expect {
+                assert!(text.contains(e), "{e:?} is not shown as written in {text:?} (from {answer:?})");
+            }
+        };
+        let hostile_task = json!({"task": {
+            "number": 7, "title": EVIL, "description": format!("line one\n# heading\n> quote {EVIL}"),
+            "labels": ["[l](https://evil.example)"], "priority": "high", "completed": false
+        }});
+        check(
+            &compose_answer(&[(add(EVIL), hostile_task.clone())]),
+            &[EVIL, "# heading > quote", "#[l](https://evil.example)"],
+        );
+        check(&compose_answer(&[(add(EVIL), hostile_task.clone()), (add(EVIL), hostile_task.clone())]), &[EVIL]);
+        let list = json!({"tasks": [hostile_task["task"].clone()], "total": 1});
+        check(
+            &compose_answer(&[(tool("list_tasks", json!({"status": "all", "search": EVIL, "label": EVIL})), list)]),
+            &[EVIL],
+        );
+        let rename =
+            tool("update_task", json!({"task_id": 7, "title": EVIL, "description": EVIL, "add_labels": [EVIL]}));
+        check(&compose_answer(&[(rename, hostile_task.clone())]), &[EVIL]);
+        let due = tool("update_task", json!({"task_id": 7, "due": EVIL}));
+        check(&compose_answer(&[(due, json!({"task": {"number": 7, "title": EVIL}}))]), &[EVIL]);
+        let failed = json!({"error": "not_found", "message": format!("No task matches {EVIL}"),
+            "suggestions": [EVIL, {"number": 2, "title": EVIL}, format!("Try {EVIL} instead.")]});
+        check(&compose_answer(&[(add(EVIL), failed)]), &[EVIL]);
+
+        let tasks = vec![task(1, EVIL, false), task(2, EVIL, true)];
+        let now = test_now();
+        let name = "[Sam](https://evil.example) <i>";
+        let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: Some(name), now: &now, more: None };
+        for message in
+            ["thanks", "delete click me now", "delete zzqq **bold** [a](https://x.example)", "reopen 1", "hello"]
+        {
+            match decide(message, &ctx) {
+                Decision::Reply(r) => check(&r, &[]),
+                Decision::Call(calls) => panic!("{message:?} called {calls:?}"),
+            }
+        }
+        let Decision::Reply(thanks) = decide("thanks", &ctx) else { unreachable!() };
+        check(&thanks, &[name]);
+        let Decision::Reply(which) = decide("delete click me now", &ctx) else { unreachable!() };
+        check(&which, &[EVIL]);
     }
 }

@@ -93,9 +93,10 @@ function paragraph(lines, into) {
   });
 }
 
-// `code` | **bold** | __bold__ | *italic* | _italic_ | [text](http…)
+// \x (any ASCII punctuation, shown as itself: how the server quotes a task's own text) | `code` | **bold** |
+// __bold__ | *italic* | _italic_ | [text](http…)
 const INLINE =
-  /`([^`]+)`|\*\*(?=\S)(.+?)\*\*|__(?=\S)(.+?)__|\*(?=[^\s*])(.+?)\*|(?<![\w])_(?=\S)(.+?)_(?![\w])|\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g;
+  /\\([!-/:-@[-`{-~])|`([^`]+)`|\*\*(?=\S)(.+?)\*\*|__(?=\S)(.+?)__|\*(?=[^\s*])(.+?)\*|(?<![\w])_(?=\S)(.+?)_(?![\w])|\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g;
 
 /**
  * @param {string} text
@@ -108,21 +109,23 @@ function inline(text, into) {
     if (at > last) into.append(text.slice(last, at));
     last = at + m[0].length;
     if (m[1] !== undefined) {
-      into.append(Object.assign(document.createElement("code"), { textContent: m[1] }));
-    } else if (m[2] !== undefined || m[3] !== undefined) {
+      into.append(m[1]);
+    } else if (m[2] !== undefined) {
+      into.append(Object.assign(document.createElement("code"), { textContent: m[2] }));
+    } else if (m[3] !== undefined || m[4] !== undefined) {
       const b = document.createElement("strong");
-      inline(m[2] ?? m[3], b);
+      inline(m[3] ?? m[4], b);
       into.append(b);
-    } else if (m[4] !== undefined || m[5] !== undefined) {
+    } else if (m[5] !== undefined || m[6] !== undefined) {
       const e = document.createElement("em");
-      inline(m[4] ?? m[5], e);
+      inline(m[5] ?? m[6], e);
       into.append(e);
     } else {
       const a = document.createElement("a");
-      a.href = m[7];
+      a.href = m[8];
       a.target = "_blank";
       a.rel = "noopener noreferrer";
-      inline(m[6], a);
+      inline(m[7], a);
       into.append(a);
     }
   }

@@ -784,7 +784,7 @@ pub(super) fn extras_text(task: &Value) -> String {
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .map(|l| format!("#{l}"))
+        .map(|l| format!("#{}", super::md(l)))
         .collect();
     if !labels.is_empty() {
         parts.push(labels.join(" "));
@@ -800,8 +800,8 @@ pub(super) fn field_update_text(call: &ToolCall, result: &Value, named: &str) ->
     match a.get("due") {
         Some(Value::Null) => out.push(format!("{named} no longer has a due date")),
         Some(_) => {
-            let when = task.pointer("/due/when").and_then(Value::as_str).map(str::to_string);
-            let when = when.or_else(|| a.get("due").and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
+            let when = task.pointer("/due/when").and_then(Value::as_str);
+            let when = when.or_else(|| a.get("due").and_then(Value::as_str)).map(super::md).unwrap_or_default();
             out.push(format!("{named} is now due {when}"));
         }
         None => {}
@@ -814,7 +814,7 @@ pub(super) fn field_update_text(call: &ToolCall, result: &Value, named: &str) ->
         });
     }
     let list = |k: &str| -> Vec<String> {
-        a.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+        a.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(super::md).collect()
     };
     if a.get("labels").is_some() && list("labels").is_empty() {
         out.push(format!("removed every label from {named}"));
@@ -858,18 +858,18 @@ pub(super) fn filter_words(args: &Value) -> String {
             d => match d.split_once(':') {
                 Some(("on", day)) => match day.parse::<Date>() {
                     Ok(date) => format!("due on {}", date.strftime("%A %-d %B")),
-                    Err(_) => format!("due on {day}"),
+                    Err(_) => format!("due on {}", super::md(day)),
                 },
-                Some((k, day)) => format!("due {k} {day}"),
-                None => format!("due {d}"),
+                Some((k, day)) => format!("due {} {}", super::md(k), super::md(day)),
+                None => format!("due {}", super::md(d)),
             },
         });
     }
     if let Some(l) = args.get("label").and_then(Value::as_str) {
-        after.push(format!("labelled {l}"));
+        after.push(format!("labelled {}", super::md(l)));
     }
     if let Some(q) = args.get("search").and_then(Value::as_str) {
-        after.push(format!("matching \"{q}\""));
+        after.push(format!("matching \"{}\"", super::md(q)));
     }
     let mut s = parts.join(" ");
     if !after.is_empty() {
