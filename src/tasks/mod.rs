@@ -10,7 +10,8 @@ mod service;
 mod store;
 
 pub use model::{
-    Due, DueFilter, DueInput, LabelCount, MAX_DESCRIPTION, MAX_LABEL, MAX_LABELS, MAX_LIMIT, MAX_TITLE, NewTask, Owner,
-    Priority, Sort, StatusFilter, Task, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery, label_key,
+    Due, DueFilter, DueInput, LabelCount, MAX_DESCRIPTION, MAX_DUE_WORDS, MAX_LABEL, MAX_LABELS, MAX_LIMIT, MAX_TITLE,
+    NewTask, Owner, Priority, Sort, StatusFilter, Task, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery,
+    label_key,
 };
 pub use service::TaskService;

@@ -480,6 +480,18 @@ fn span_words(v: &str) -> Option<jiff::Span> {
 
 /// The update call for one task, or `None` when the value does not fit the change.
 fn change_call(n: i64, change: Change, value: &str, ctx: &Context) -> Option<ToolCall> {
+    // A template tries every split of a long message, so a value too long for its field is refused before any
+    // work on it: reading each one made an 8,000-character message take a quadratic time.
+    use crate::tasks::{MAX_DUE_WORDS, MAX_LABEL, MAX_LABELS};
+    let longest = match change {
+        Change::Due | Change::Shift => MAX_DUE_WORDS,
+        Change::Priority => 40,
+        Change::AddLabels { .. } | Change::RemoveLabels { .. } => MAX_LABELS * (MAX_LABEL + 8),
+        Change::ClearDue | Change::SetPriority(_) | Change::ClearLabels => usize::MAX,
+    };
+    if value.len() > longest.saturating_mul(4) || value.chars().count() > longest {
+        return None;
+    }
     let mut args = json!({ "task_id": n });
     match change {
         Change::Due => {
