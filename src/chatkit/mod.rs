@@ -166,31 +166,103 @@ fn limit(l: Option<i64>) -> i64 {
     l.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
 }
 
-async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) -> AppResult<Response> {
-    // ChatKit clients send JSON whatever the content type says; parse the body as JSON regardless.
-    let envelope: Envelope = serde_json::from_slice(&body).map_err(|e| {
+/// A ChatKit request, decoded and checked: everything a client can get wrong is refused here, before any work.
+#[derive(Debug)]
+pub enum Request {
+    Create { text: String },
+    AddMessage { thread_id: String, text: String },
+    Retry { thread_id: String, item_id: String },
+    Get { thread_id: String },
+    List { limit: i64, descending: bool, after: Option<String> },
+    Rename { thread_id: String, title: String },
+    Delete { thread_id: String },
+    Items { thread_id: String, limit: i64, descending: bool, after: Option<String> },
+    Feedback { thread_id: String, item_ids: Vec<String>, kind: String },
+}
+
+/// Decodes a request body. ChatKit clients send JSON whatever the content type says, so the body is parsed as
+/// JSON regardless. Pure and bounded by the body's size (the router caps that), so it can be fuzzed alone.
+pub fn decode(body: &[u8]) -> AppResult<Request> {
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             refuse(StatusCode::BAD_REQUEST, "The request needs a \"type\".")
         } else {
             refuse(StatusCode::BAD_REQUEST, "The request body is not valid JSON.")
         }
     })?;
-    let uid = user.id().to_string();
     let p = envelope.params;
-    match envelope.kind.as_str() {
+    Ok(match envelope.kind.as_str() {
         "threads.create" => {
             let p: CreateParams = params(p)?;
-            let text = p.input.text()?;
-            let turn = state.agent.prepare(&user.user, TurnInput::Message { conversation_id: None, text }).await?;
-            Ok(stream_turn(&state, turn, true, true))
+            Request::Create { text: p.input.text()? }
         }
         "threads.add_user_message" => {
             let p: AddMessageParams = params(p)?;
-            let text = p.input.text()?;
+            Request::AddMessage { text: p.input.text()?, thread_id: p.thread_id }
+        }
+        "threads.retry_after_item" => {
+            let p: RetryParams = params(p)?;
+            Request::Retry { thread_id: p.thread_id, item_id: p.item_id }
+        }
+        "threads.get_by_id" => Request::Get { thread_id: params::<ThreadParams>(p)?.thread_id },
+        "threads.list" => {
+            let p: ListParams = params(p)?;
+            Request::List { descending: descending(&p.order)?, limit: limit(p.limit), after: p.after }
+        }
+        "threads.update" => {
+            let p: UpdateParams = params(p)?;
+            let title = p.title.replace('\0', "").split_whitespace().collect::<Vec<_>>().join(" ");
+            if title.is_empty() || title.chars().count() > 200 {
+                return Err(refuse(StatusCode::BAD_REQUEST, "A title needs 1 to 200 characters."));
+            }
+            Request::Rename { thread_id: p.thread_id, title }
+        }
+        "threads.delete" => Request::Delete { thread_id: params::<ThreadParams>(p)?.thread_id },
+        "items.list" => {
+            let p: ItemsListParams = params(p)?;
+            Request::Items {
+                descending: descending(&p.page.order)?,
+                limit: limit(p.page.limit),
+                after: p.page.after,
+                thread_id: p.thread_id,
+            }
+        }
+        "items.feedback" => {
+            let p: FeedbackParams = params(p)?;
+            if p.kind != "positive" && p.kind != "negative" {
+                return Err(refuse(StatusCode::BAD_REQUEST, "kind must be \"positive\" or \"negative\"."));
+            }
+            Request::Feedback { thread_id: p.thread_id, item_ids: p.item_ids, kind: p.kind }
+        }
+        "attachments.create" | "attachments.delete" | "attachments.get_preview" => {
+            return Err(refuse(StatusCode::BAD_REQUEST, "Attachments are not supported here yet."));
+        }
+        "input.transcribe" => return Err(refuse(StatusCode::BAD_REQUEST, "Dictation is not supported here yet.")),
+        "threads.add_client_tool_output"
+        | "threads.custom_action"
+        | "threads.sync_custom_action"
+        | "threads.add_structured_input" => {
+            return Err(refuse(StatusCode::BAD_REQUEST, "This server has no client tools, widgets or custom actions."));
+        }
+        other => {
+            let shown: String = other.chars().take(60).collect();
+            return Err(refuse(StatusCode::BAD_REQUEST, format!("Unknown request type \"{shown}\".")));
+        }
+    })
+}
+
+async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) -> AppResult<Response> {
+    let uid = user.id().to_string();
+    match decode(&body)? {
+        Request::Create { text } => {
+            let turn = state.agent.prepare(&user.user, TurnInput::Message { conversation_id: None, text }).await?;
+            Ok(stream_turn(&state, turn, true, true))
+        }
+        Request::AddMessage { thread_id, text } => {
             // `prepare` checks the thread is the caller's (one lookup per turn, not two).
             let turn = state
                 .agent
-                .prepare(&user.user, TurnInput::Message { conversation_id: Some(p.thread_id), text })
+                .prepare(&user.user, TurnInput::Message { conversation_id: Some(thread_id), text })
                 .await
                 .map_err(|e| match e {
                     AppError::Client { status: StatusCode::NOT_FOUND, .. } => thread_not_found(),
@@ -198,12 +270,11 @@ async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) 
                 })?;
             Ok(stream_turn(&state, turn, false, true))
         }
-        "threads.retry_after_item" => {
-            let p: RetryParams = params(p)?;
+        Request::Retry { thread_id, item_id } => {
             // `prepare` checks the thread, then the message (one lookup of each).
             let turn = state
                 .agent
-                .prepare(&user.user, TurnInput::RetryAfter { conversation_id: p.thread_id, message_id: p.item_id })
+                .prepare(&user.user, TurnInput::RetryAfter { conversation_id: thread_id, message_id: item_id })
                 .await
                 .map_err(|e| match e {
                     AppError::Client { code: Some("CONVERSATION_NOT_FOUND"), .. } => thread_not_found(),
@@ -214,17 +285,13 @@ async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) 
                 })?;
             Ok(stream_turn(&state, turn, false, false))
         }
-        "threads.get_by_id" => {
-            let p: ThreadParams = params(p)?;
-            let conv = owned(&state, &uid, &p.thread_id).await?;
+        Request::Get { thread_id } => {
+            let conv = owned(&state, &uid, &thread_id).await?;
             let page = items::page(&state.db, &uid, &conv.id, DEFAULT_LIMIT, false, None).await?;
             Ok(axum::Json(thread_json(&conv, page)).into_response())
         }
-        "threads.list" => {
-            let p: ListParams = params(p)?;
-            let desc = descending(&p.order)?;
-            let n = limit(p.limit);
-            let cursor = match p.after {
+        Request::List { limit: n, descending: desc, after } => {
+            let cursor = match after {
                 Some(id) => {
                     let c = owned(&state, &uid, &id).await?;
                     Some((c.updated_at, c.id))
@@ -241,58 +308,30 @@ async fn chatkit(State(state): State<AppState>, user: CurrentUser, body: Bytes) 
             }
             Ok(axum::Json(page).into_response())
         }
-        "threads.update" => {
-            let p: UpdateParams = params(p)?;
-            let title = p.title.replace('\0', "").split_whitespace().collect::<Vec<_>>().join(" ");
-            if title.is_empty() || title.chars().count() > 200 {
-                return Err(refuse(StatusCode::BAD_REQUEST, "A title needs 1 to 200 characters."));
-            }
-            let conv = store::rename_conversation(&state.db, &uid, &p.thread_id, &title)
-                .await?
-                .ok_or_else(thread_not_found)?;
+        Request::Rename { thread_id, title } => {
+            let conv =
+                store::rename_conversation(&state.db, &uid, &thread_id, &title).await?.ok_or_else(thread_not_found)?;
             state.agent.announce_thread(&uid, "thread.updated", &conv);
             Ok(axum::Json(thread_json(&conv, items::empty_page())).into_response())
         }
-        "threads.delete" => {
-            let p: ThreadParams = params(p)?;
-            let conv = store::delete_conversation(&state.db, &uid, &p.thread_id).await?.ok_or_else(thread_not_found)?;
+        Request::Delete { thread_id } => {
+            let conv = store::delete_conversation(&state.db, &uid, &thread_id).await?.ok_or_else(thread_not_found)?;
             state.agent.announce_thread(&uid, "thread.deleted", &conv);
             Ok(axum::Json(json!({})).into_response())
         }
-        "items.list" => {
-            let p: ItemsListParams = params(p)?;
-            let desc = descending(&p.page.order)?;
-            let conv = owned(&state, &uid, &p.thread_id).await?;
-            let page =
-                items::page(&state.db, &uid, &conv.id, limit(p.page.limit), desc, p.page.after.as_deref()).await?;
+        Request::Items { thread_id, limit: n, descending: desc, after } => {
+            let conv = owned(&state, &uid, &thread_id).await?;
+            let page = items::page(&state.db, &uid, &conv.id, n, desc, after.as_deref()).await?;
             Ok(axum::Json(page).into_response())
         }
-        "items.feedback" => {
-            let p: FeedbackParams = params(p)?;
-            if p.kind != "positive" && p.kind != "negative" {
-                return Err(refuse(StatusCode::BAD_REQUEST, "kind must be \"positive\" or \"negative\"."));
-            }
-            owned(&state, &uid, &p.thread_id).await?;
-            let ids: Vec<String> = p.item_ids.iter().map(|i| items::message_id_of(i).to_string()).collect();
-            let found = store::set_feedback(&state.db, &uid, &p.thread_id, &ids, &p.kind).await?;
+        Request::Feedback { thread_id, item_ids, kind } => {
+            owned(&state, &uid, &thread_id).await?;
+            let ids: Vec<String> = item_ids.iter().map(|i| items::message_id_of(i).to_string()).collect();
+            let found = store::set_feedback(&state.db, &uid, &thread_id, &ids, &kind).await?;
             if found == 0 && !ids.is_empty() {
                 return Err(refuse(StatusCode::NOT_FOUND, "Those messages are not in this conversation."));
             }
             Ok(axum::Json(json!({})).into_response())
-        }
-        "attachments.create" | "attachments.delete" | "attachments.get_preview" => {
-            Err(refuse(StatusCode::BAD_REQUEST, "Attachments are not supported here yet."))
-        }
-        "input.transcribe" => Err(refuse(StatusCode::BAD_REQUEST, "Dictation is not supported here yet.")),
-        "threads.add_client_tool_output"
-        | "threads.custom_action"
-        | "threads.sync_custom_action"
-        | "threads.add_structured_input" => {
-            Err(refuse(StatusCode::BAD_REQUEST, "This server has no client tools, widgets or custom actions."))
-        }
-        other => {
-            let shown: String = other.chars().take(60).collect();
-            Err(refuse(StatusCode::BAD_REQUEST, format!("Unknown request type \"{shown}\".")))
         }
     }
 }
