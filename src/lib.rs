@@ -14,6 +14,8 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod files;
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing;
 pub mod llm;
 pub mod mcp;
 pub mod metrics;

@@ -3,7 +3,7 @@
 //! `streamGenerateContent`, and `builtin` is an offline assistant that emits real tool calls.
 
 pub mod builtin;
-mod builtin_nlu;
+pub(crate) mod builtin_nlu;
 pub mod gemini;
 pub mod openai;
 mod sse;
