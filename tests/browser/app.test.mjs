@@ -264,6 +264,29 @@ describe("taskchat in the browser", { timeout: 300_000 }, () => {
     await pendingList(page).getByText("water the ferns").waitFor();
   });
 
+  test("a change made while the page is still connecting its live updates is not missed", async () => {
+    const { context } = a;
+    const page = await context.newPage();
+    // The event stream connects late; a task is added meanwhile, after the page has started loading.
+    /** @type {() => void} */
+    let release = () => {};
+    const held = new Promise((resolve) => (release = () => resolve(undefined)));
+    await page.route("**/api/events", async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${BASE}/chat`);
+    await page.locator("#user-name").waitFor();
+    const res = await context.request.post(`${BASE}/api/tasks`, {
+      data: { title: "repot the basil" },
+      headers: { origin: BASE },
+    });
+    assert.equal(res.status(), 201);
+    release();
+    await pendingList(page).getByText("repot the basil").waitFor();
+    await page.close();
+  });
+
   test("at phone width the sidebar collapses into a drawer, and the task panel too", async () => {
     const phone = await launch(a.dir + "-phone", { viewport: PHONE, isMobile: true, hasTouch: true });
     const { page } = phone;

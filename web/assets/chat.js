@@ -791,17 +791,28 @@ async function start() {
   byId("avatar", HTMLElement).textContent = (u.name || u.email).trim().charAt(0).toUpperCase();
   // Before the tasks load: "today" is reckoned in the person's zone.
   await adoptBrowserZone(u);
-  await Promise.all([loadThreads(), tasks.refresh(), go(id, false)]);
+  // The lists load once the event stream is listening, so a change made in between is either in the list or
+  // arrives as an event, never missed; the conversation itself need not wait.
+  const live = listen();
+  await Promise.all([live.then(() => Promise.all([loadThreads(), tasks.refresh()])), go(id, false)]);
   ui.input.focus();
-  listen();
 }
 
 /**
  * Live updates (GET /api/events): another tab, device or door (MCP, REST) changed a task or a thread. The
  * browser reconnects by itself; `ready` after a reconnect and `resync` mean "reload, something was missed".
+ * Resolves when the stream first says `ready` (or fails, or 2 s pass: the lists must load regardless).
+ * @returns {Promise<void>}
  */
 function listen() {
   const events = new EventSource("/api/events");
+  /** @type {() => void} */
+  let listening = () => {};
+  /** @type {Promise<void>} */
+  const ready = new Promise((resolve) => {
+    listening = resolve;
+    setTimeout(resolve, 2000);
+  });
   /** @type {Record<string, number>} */
   const timers = {};
   /**
@@ -820,6 +831,7 @@ function listen() {
   events.addEventListener("ready", () => {
     if (opened) reloadAll();
     opened = true;
+    listening();
   });
   events.addEventListener("resync", reloadAll);
   // A task event carries the task: its row alone is patched.
@@ -850,8 +862,10 @@ function listen() {
   }
   // A signed-out page stops listening (the stream answers 401 and the browser gives up by itself).
   events.addEventListener("error", () => {
+    listening();
     if (state.sessionEnded) events.close();
   });
+  return ready;
 }
 
 start();
