@@ -13,18 +13,19 @@
 //! written into the report between `<!-- tasks:begin -->` and `<!-- tasks:end -->` (the rest of the file, which
 //! `--bench load` writes, is kept).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use clap::Parser;
-use serde_json::{Value, json};
 
-const SECRET: &str = "benchmark-secret-benchmark-secret-benchmark-secret";
+#[path = "support/mod.rs"]
+mod support;
+use serde_json::{Value, json};
+use support::{PgDb, start_server, write_section};
+
 const BEGIN: &str = "<!-- tasks:begin -->";
 const END: &str = "<!-- tasks:end -->";
 
@@ -66,67 +67,6 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(args))
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(bin: &Path, dir: &Path, database_url: Option<&str>) -> anyhow::Result<Server> {
-    let mut cmd = Command::new(bin);
-    cmd.arg("serve")
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TASKCHAT_DATA_DIR", dir)
-        .env("TASKCHAT_LISTEN", "127.0.0.1:0")
-        .env("TASKCHAT_ENV", "production")
-        .env("TASKCHAT_SECRET", SECRET)
-        .env("TASKCHAT_LOG_FORMAT", "json")
-        .env("TASKCHAT_LOG", "warn,taskchat=info")
-        // One person sends every request from one address: the per-address limits are not what is measured.
-        .env("TASKCHAT_RATE_LIMIT_MAX", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    if let Some(url) = database_url {
-        cmd.env("DATABASE_URL", url);
-    }
-    let mut child = cmd.spawn().with_context(|| format!("cannot start {}", bin.display()))?;
-    let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("taskchat is listening") {
-                let v: Value = serde_json::from_str(&line).unwrap_or_default();
-                let f = if v["fields"].is_object() { &v["fields"] } else { &v };
-                if let (Some(addr), Some(tx)) = (f["addr"].as_str(), tx.take()) {
-                    let _ = tx.send(addr.to_string());
-                }
-            } else if line.contains("\"ERROR\"") {
-                eprintln!("server: {line}");
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(60)).map_err(|_| anyhow!("taskchat did not start"))?;
-    Ok(Server { child, url: format!("http://{addr}") })
 }
 
 #[derive(Clone)]
@@ -419,7 +359,7 @@ struct DbRun {
 
 async fn run_db(args: &Args, bin: &Path, db: &str, database_url: Option<String>) -> anyhow::Result<DbRun> {
     let dir = tempfile::tempdir()?;
-    let server = start_server(bin, dir.path(), database_url.as_deref())?;
+    let server = start_server(bin, dir.path(), database_url.as_deref(), &[])?;
     let p = Person::sign_up(&server.url).await?;
     let mut sizes = vec![];
     // The turns add tasks too: `have` is where the list really is, `seeded` how many of them the seeding made.
@@ -504,15 +444,6 @@ fn report(args: &Args, runs: &[DbRun]) -> String {
 }
 
 /// Replaces the section between the markers, or appends it.
-fn write_section(out: &Path, section: &str) -> anyhow::Result<()> {
-    let old = std::fs::read_to_string(out).unwrap_or_default();
-    let text = match (old.find(BEGIN), old.find(END)) {
-        (Some(a), Some(b)) if b > a => format!("{}{section}{}", &old[..a], &old[b + END.len()..]),
-        _ => format!("{}{}{section}\n", old, if old.is_empty() || old.ends_with("\n\n") { "" } else { "\n" }),
-    };
-    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))
-}
-
 async fn run(args: Args) -> anyhow::Result<()> {
     let bin = args.bin.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_taskchat")));
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -521,48 +452,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         match db.as_str() {
             "sqlite" => runs.push(run_db(&args, &bin, "SQLite", None).await?),
             "postgres" => {
-                let pg_dir = tempfile::tempdir()?;
-                let admin = match &args.pg_url {
-                    Some(u) => u.clone(),
-                    None => {
-                        let out = Command::new("bash")
-                            .arg(repo.join("scripts/pg.sh"))
-                            .arg("start")
-                            .arg(pg_dir.path().join("pg"))
-                            .output()?;
-                        String::from_utf8_lossy(&out.stdout)
-                            .lines()
-                            .find_map(|l| {
-                                l.split_once("TASKCHAT_TEST_DATABASE_URL=").map(|(_, u)| u.trim().to_string())
-                            })
-                            .ok_or_else(|| {
-                                anyhow!("scripts/pg.sh start failed: {}", String::from_utf8_lossy(&out.stderr))
-                            })?
-                    }
-                };
-                let name = format!("bench_tasks_{}", std::process::id());
-                {
-                    use sqlx::Connection;
-                    let mut c = sqlx::PgConnection::connect(&admin).await?;
-                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await?;
-                }
-                let url = format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin));
-                let result = run_db(&args, &bin, "PostgreSQL", Some(url)).await;
-                {
-                    use sqlx::Connection;
-                    if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-                            .execute(&mut c)
-                            .await;
-                    }
-                }
-                if args.pg_url.is_none() {
-                    let _ = Command::new("bash")
-                        .arg(repo.join("scripts/pg.sh"))
-                        .arg("stop")
-                        .arg(pg_dir.path().join("pg"))
-                        .status();
-                }
+                let pg =
+                    PgDb::create(&repo, args.pg_url.as_deref(), &format!("bench_tasks_{}", std::process::id())).await?;
+                let result = run_db(&args, &bin, "PostgreSQL", Some(pg.url.clone())).await;
+                pg.remove().await;
                 runs.push(result?);
             }
             other => bail!("unknown database {other:?}: use sqlite or postgres"),
@@ -570,5 +463,5 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let section = report(&args, &runs);
     println!("{section}");
-    write_section(&args.out, &section)
+    write_section(&args.out, BEGIN, END, &section)
 }
