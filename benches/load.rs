@@ -2501,12 +2501,16 @@ async fn run(args: Args, argv: Vec<String>) -> anyhow::Result<()> {
         notes,
     };
     let mut text = report.render();
-    // The section `--bench tasks` writes is its own: keep it.
-    if let Ok(old) = std::fs::read_to_string(&args.out)
-        && let (Some(a), Some(b)) = (old.find("<!-- tasks:begin -->"), old.find("<!-- tasks:end -->"))
-        && b > a
-    {
-        text = format!("{}\n{}\n", text.trim_end(), &old[a..b + "<!-- tasks:end -->".len()]);
+    // The sections `--bench tasks` and `--bench soak` write are their own: keep them.
+    if let Ok(old) = std::fs::read_to_string(&args.out) {
+        for name in ["tasks", "soak"] {
+            let (begin, end) = (format!("<!-- {name}:begin -->"), format!("<!-- {name}:end -->"));
+            if let (Some(a), Some(b)) = (old.find(&begin), old.find(&end))
+                && b > a
+            {
+                text = format!("{}\n\n{}\n", text.trim_end(), &old[a..b + end.len()]);
+            }
+        }
     }
     std::fs::write(&args.out, &text).with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!("load: wrote {}", args.out.display());
