@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -24,9 +25,9 @@ pub struct Lockout {
     max_delay: Duration,
     local: Mutex<HashMap<String, Entry>>,
     shared: Option<sqlx::PgPool>,
+    attempts: AtomicU64,
 }
 
-#[derive(Clone, Copy)]
 struct Entry {
     failures: u32,
     last: Instant,
@@ -39,7 +40,7 @@ impl Lockout {
             Db::Postgres(pool) => Some(pool.clone()),
             Db::Sqlite(_) => None,
         };
-        Lockout { free, max_delay, local: Mutex::new(HashMap::new()), shared }
+        Lockout { free, max_delay, local: Mutex::new(HashMap::new()), shared, attempts: AtomicU64::new(0) }
     }
 
     /// How long the account stays locked after its `failures`-th failure in a row.
@@ -139,18 +140,22 @@ impl Lockout {
             .bind(locked_until)
             .execute(&mut *tx)
             .await?;
-        // Now and then, drop what has been forgotten (one statement, bounded by the index on last_failure).
-        if rand::random::<u16>() < 64 {
+        tx.commit().await?;
+        // Now and then (as the rate limit does), drop what has been forgotten: after the commit, so the account's
+        // row lock is not held for it, and on its own, so a failed cleanup loses no count.
+        if self.attempts.fetch_add(1, Ordering::Relaxed) % 1000 == 999 {
             let before = now.minus(time::Duration::try_from(FORGET_AFTER).unwrap_or(time::Duration::DAY));
-            sqlx::query(
+            let swept = sqlx::query(
                 "DELETE FROM sign_in_lockout WHERE last_failure < $1 AND (locked_until IS NULL OR locked_until < $2)",
             )
             .bind(before)
             .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            .execute(pool)
+            .await;
+            if let Err(e) = swept {
+                tracing::warn!(error = %e, "could not sweep forgotten sign-in lockouts");
+            }
         }
-        tx.commit().await?;
         Ok(Ok(()))
     }
 }
@@ -170,7 +175,13 @@ mod tests {
     use super::*;
 
     fn local(free: u32, max: u64) -> Lockout {
-        Lockout { free, max_delay: Duration::from_secs(max), local: Mutex::new(HashMap::new()), shared: None }
+        Lockout {
+            free,
+            max_delay: Duration::from_secs(max),
+            local: Mutex::new(HashMap::new()),
+            shared: None,
+            attempts: AtomicU64::new(0),
+        }
     }
 
     #[test]
