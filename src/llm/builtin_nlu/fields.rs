@@ -16,10 +16,14 @@
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
-use super::{
-    Ask, Context, Outcome, Purpose, TaskRef, ToolCall, clean_value, fold, match_template, resolve, strip_any_prefix,
-    strip_prefix_ci, strip_suffix_ci, tokens, tool,
-};
+use super::add::clean_title;
+use super::answers::{join_or, label, md, sentence};
+use super::calls::tool;
+use super::commands::{clean_value, looks_like_add};
+use super::references::resolve;
+use super::text::{fold, match_template, strip_any_prefix, strip_prefix_ci, strip_suffix_ci};
+use super::words::{DONE_TOKENS, NEGATIONS, tokens};
+use super::{Ask, Context, Outcome, Purpose, TaskRef, ToolCall};
 use crate::tasks::dates;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -217,8 +221,8 @@ pub(super) fn split_extras(title: &str, now: &jiff::ZonedDateTime) -> (String, E
             break;
         }
     }
-    let t = super::clean_title(&t);
-    if t.is_empty() { (super::clean_title(title), Extras::default()) } else { (t, ex) }
+    let t = clean_title(&t);
+    if t.is_empty() { (clean_title(title), Extras::default()) } else { (t, ex) }
 }
 
 impl Extras {
@@ -526,7 +530,7 @@ pub(super) fn try_fields(text: &str, ctx: &Context) -> Option<Outcome> {
         return None;
     }
     // "add buy milk due tomorrow" is a new task; only "add the label …" templates may start with an add verb.
-    let adding = super::looks_like_add(text);
+    let adding = looks_like_add(text);
     // "label 3 #work", "tag the report #q4 #finance"
     for verb in ["label", "tag"] {
         if let Some(rest) = strip_prefix_ci(text, verb) {
@@ -626,8 +630,8 @@ pub(super) fn try_reopen(text: &str, ctx: &Context) -> Option<Outcome> {
             return first_err;
         }
     }
-    let neg = w.iter().any(|t| super::NEGATIONS.contains(&t.as_str()));
-    let done = w.iter().any(|t| super::DONE_TOKENS.contains(&t.as_str()));
+    let neg = w.iter().any(|t| NEGATIONS.contains(&t.as_str()));
+    let done = w.iter().any(|t| DONE_TOKENS.contains(&t.as_str()));
     let reopen_word = w.iter().any(|t| ["reopen", "unmark", "uncheck", "untick", "uncomplete"].contains(&t.as_str()));
     (reopen_word || (neg && done)).then_some(Outcome::Ask(Ask::WhichTask))
 }
@@ -640,9 +644,9 @@ fn reopen_outcome(ns: &[i64], ctx: &Context) -> Outcome {
     if !calls.is_empty() {
         return Outcome::Calls(calls);
     }
-    let names: Vec<String> = ns.iter().map(|n| super::label(ctx, *n)).collect();
+    let names: Vec<String> = ns.iter().map(|n| label(ctx, *n)).collect();
     let verb = if ns.len() == 1 { "is" } else { "are" };
-    Outcome::Info(format!("Task {} {verb} still open, so there is nothing to reopen.", super::join_or(&names)))
+    Outcome::Info(format!("Task {} {verb} still open, so there is nothing to reopen.", join_or(&names)))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -796,7 +800,7 @@ pub(super) fn extras_text(task: &Value) -> String {
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .map(|l| format!("#{}", super::md(l)))
+        .map(|l| format!("#{}", md(l)))
         .collect();
     if !labels.is_empty() {
         parts.push(labels.join(" "));
@@ -813,7 +817,7 @@ pub(super) fn field_update_text(call: &ToolCall, result: &Value, named: &str) ->
         Some(Value::Null) => out.push(format!("{named} no longer has a due date")),
         Some(_) => {
             let when = task.pointer("/due/when").and_then(Value::as_str);
-            let when = when.or_else(|| a.get("due").and_then(Value::as_str)).map(super::md).unwrap_or_default();
+            let when = when.or_else(|| a.get("due").and_then(Value::as_str)).map(md).unwrap_or_default();
             out.push(format!("{named} is now due {when}"));
         }
         None => {}
@@ -826,7 +830,7 @@ pub(super) fn field_update_text(call: &ToolCall, result: &Value, named: &str) ->
         });
     }
     let list = |k: &str| -> Vec<String> {
-        a.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(super::md).collect()
+        a.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(md).collect()
     };
     if a.get("labels").is_some() && list("labels").is_empty() {
         out.push(format!("removed every label from {named}"));
@@ -846,7 +850,7 @@ pub(super) fn field_update_text(call: &ToolCall, result: &Value, named: &str) ->
     if let Some(first) = s.get(..1) {
         s = first.to_uppercase() + &s[1..];
     }
-    Some(super::sentence(s))
+    Some(sentence(s))
 }
 
 /// "due today", "urgent", "labelled work", "matching \"milk\"": the filters of a list call, in words.
@@ -870,18 +874,18 @@ pub(super) fn filter_words(args: &Value) -> String {
             d => match d.split_once(':') {
                 Some(("on", day)) => match day.parse::<Date>() {
                     Ok(date) => format!("due on {}", date.strftime("%A %-d %B")),
-                    Err(_) => format!("due on {}", super::md(day)),
+                    Err(_) => format!("due on {}", md(day)),
                 },
-                Some((k, day)) => format!("due {} {}", super::md(k), super::md(day)),
-                None => format!("due {}", super::md(d)),
+                Some((k, day)) => format!("due {} {}", md(k), md(day)),
+                None => format!("due {}", md(d)),
             },
         });
     }
     if let Some(l) = args.get("label").and_then(Value::as_str) {
-        after.push(format!("labelled {}", super::md(l)));
+        after.push(format!("labelled {}", md(l)));
     }
     if let Some(q) = args.get("search").and_then(Value::as_str) {
-        after.push(format!("matching \"{}\"", super::md(q)));
+        after.push(format!("matching \"{}\"", md(q)));
     }
     let mut s = parts.join(" ");
     if !after.is_empty() {

@@ -1,0 +1,128 @@
+//! Normalisation of a message before it is read: quotes, spaces and line breaks, polite filler at both ends,
+//! thanks and acknowledgements, and small talk ("help", "never mind").
+
+use super::Outcome;
+use super::text::{first_word, fold, strip_any_prefix, strip_any_suffix, strip_prefix_ci};
+
+/// Straight quotes, single spaces, and line breaks as `;` so a pasted list splits like "a; b".
+pub(super) fn normalize(message: &str) -> String {
+    let mut s = String::with_capacity(message.len());
+    for c in message.chars() {
+        match c {
+            '\u{2018}' | '\u{2019}' | '`' | '\u{00B4}' => s.push('\''),
+            '\u{201C}' | '\u{201D}' => s.push('"'),
+            '\n' | '\r' => s.push_str("; "),
+            c if c.is_whitespace() => s.push(' '),
+            c => s.push(c),
+        }
+    }
+    s.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+pub(super) struct Cleaned<'a> {
+    pub(super) text: &'a str,
+    pub(super) thanked: bool,
+    pub(super) acked: bool,
+    pub(super) question: bool,
+}
+
+#[rustfmt::skip]
+const THANKS: &[&str] = &[
+    "and thank you", "and thanks", "thanks again", "thank you very much", "thank you so much", "thanks a lot",
+    "thanks so much", "thanks in advance", "thank you", "thank u", "thanks", "thx", "tysm", "ty", "cheers",
+];
+#[rustfmt::skip]
+const ACKS: &[&str] = &[
+    "sounds good", "all right", "alright", "got it", "perfect", "awesome", "great", "okay", "cool", "nice", "good",
+    "ok",
+];
+#[rustfmt::skip]
+const LEADING_FILLERS: &[&str] = &[
+    "hey there", "hi there", "hello there", "good morning", "good afternoon", "good evening", "hey", "hi", "hello",
+    "hiya", "howdy", "yo", "ok so", "okay so", "right", "so", "umm", "um", "uh", "oh", "well", "hmm",
+    "can you please", "could you please", "would you please", "would you mind", "would you be able to",
+    "are you able to", "i'd like you to", "i would like you to", "i want you to", "i need you to", "can you",
+    "could you", "would you", "will you", "can u", "could u", "please", "pls", "plz", "kindly", "go ahead and",
+    "let me know", "tell me", "quickly", "just", "also", "and", "now", "then", "bot", "assistant", "taskchat",
+];
+/// Stripped only when a command follows ("I want to see my list"), since "I want to learn Spanish" is a task.
+#[rustfmt::skip]
+const CONDITIONAL_FILLERS: &[&str] = &[
+    "i would like to", "i'd like to", "i want to", "i wanna", "can i", "could i", "may i", "let me", "let's",
+    "lets",
+];
+const COMMAND_WORDS: &[&str] = &[
+    "add", "create", "see", "view", "list", "show", "know", "delete", "remove", "mark", "rename", "change", "update",
+    "edit", "check", "tick", "clear", "look", "review",
+];
+#[rustfmt::skip]
+const TRAILING_FILLERS: &[&str] = &[
+    "for me please", "if you can", "if you could", "when you can", "if possible", "real quick", "for me", "please",
+    "pls", "plz", "mate", "buddy", "ok", "okay",
+];
+
+pub(super) fn strip_fillers(s: &str) -> Cleaned<'_> {
+    let question = s.contains('?');
+    let (mut thanked, mut acked) = (false, false);
+    let mut t = s;
+    loop {
+        let before = t;
+        t = t.trim_start_matches(|c: char| c.is_whitespace() || ",;:!.-".contains(c));
+        t = trim_end_noise(t);
+        // The longest opener wins across the three lists, so "good morning" is a greeting, not "good" + "morning".
+        let opener = [(THANKS, 1), (ACKS, 2), (LEADING_FILLERS, 0)]
+            .into_iter()
+            .filter_map(|(list, kind)| strip_any_prefix(t, list).map(|(r, p)| (p.len(), r, kind)))
+            .max_by_key(|(len, _, _)| *len);
+        if let Some((_, r, kind)) = opener {
+            thanked |= kind == 1;
+            acked |= kind == 2;
+            t = r;
+        } else if let Some((r, _)) = strip_any_prefix(t, CONDITIONAL_FILLERS)
+            && first_word(r).is_some_and(|w| COMMAND_WORDS.contains(&w.as_str()))
+        {
+            t = r;
+        }
+        if let Some((r, _)) = strip_any_suffix(t, THANKS) {
+            thanked = true;
+            t = r;
+        } else if let Some((r, _)) = strip_any_suffix(t, TRAILING_FILLERS) {
+            t = r;
+        }
+        if t == before {
+            break;
+        }
+    }
+    Cleaned { text: t, thanked, acked, question }
+}
+
+/// Trailing punctuation and emoji: they carry no meaning for the tools.
+fn trim_end_noise(s: &str) -> &str {
+    s.trim_end_matches(|c: char| c.is_whitespace() || ".!?,;:~…".contains(c) || (!c.is_ascii() && !c.is_alphanumeric()))
+}
+
+pub(super) fn smalltalk(text: &str) -> Option<Outcome> {
+    #[rustfmt::skip]
+    const HELP: &[&str] = &[
+        "help", "help me", "/help", "/start", "start", "what can you do", "what do you do", "what can i say",
+        "what can i ask", "how does this work", "how do you work", "commands", "menu", "options", "usage",
+        "instructions", "who are you", "what are you",
+    ];
+    #[rustfmt::skip]
+    const DISMISS: &[&str] = &[
+        "never mind", "nevermind", "nvm", "forget it", "forget about it", "cancel", "stop", "nothing", "no",
+        "nope", "no thanks", "not now", "that's all", "thats all", "that's it", "all good", "i'm good", "im good",
+        "all done", "i'm done", "im done", "done for today", "done for the day", "i'm done for today",
+        "i'm done for the day",
+    ];
+    let l = fold(text);
+    if HELP.contains(&l.as_str())
+        || ["how do i", "how can i", "how to"].iter().any(|p| strip_prefix_ci(text, p).is_some())
+    {
+        return Some(Outcome::Help { understood: true });
+    }
+    if DISMISS.contains(&l.as_str()) {
+        return Some(Outcome::Ack);
+    }
+    None
+}
