@@ -230,3 +230,15 @@ async fn postgres_lists_read_one_persons_index_range() {
     db.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).execute(admin_pool).await.unwrap();
 }
+
+#[test]
+fn search_words_are_looked_up_with_their_plain_forms() {
+    let forms = |w: &str| word_forms(w);
+    assert_eq!(forms("reports"), ["reports", "report"]);
+    assert_eq!(forms("milk"), ["milk", "milks"]);
+    assert_eq!(forms("called"), ["called", "call"]);
+    assert_eq!(forms("paying"), ["paying", "pay"]);
+    assert_eq!(forms("finished"), ["finished", "finish"]);
+    assert_eq!(forms("77"), ["77"]);
+    assert_eq!(forms("red"), ["red", "reds"], "too short to lose an ending");
+}
