@@ -76,12 +76,19 @@ fn numbers_in(message: &str) -> Vec<i64> {
     out
 }
 
-/// Whether the message may act on a whole group ("mark everything done", "clear completed").
+/// Whether the message may act on a whole group ("mark everything done", "clear completed"). "completed" and
+/// "finished" name the group only as the last word or before a plural ("delete finished tasks"): in "I
+/// finished call supplier" they are the verb of one task's report.
 fn speaks_of_all(message: &str) -> bool {
     let l = message.to_lowercase();
-    ["all", "everything", "every", "whole", "entire", "completed", "finished"]
-        .iter()
-        .any(|w| l.split(|c: char| !c.is_alphanumeric()).any(|t| t == *w))
+    let words: Vec<&str> = l.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
+    words.iter().enumerate().any(|(i, w)| match *w {
+        "all" | "everything" | "every" | "whole" | "entire" => true,
+        "completed" | "finished" => {
+            words.get(i + 1).is_none_or(|next| ["tasks", "ones", "items", "todos", "things", "stuff"].contains(next))
+        }
+        _ => false,
+    })
 }
 
 /// The tasks this message can be about, each once, looked up with bounded queries.
@@ -94,7 +101,7 @@ async fn candidates(
     let mut numbers = numbers_in(message);
     numbers.extend(touched(history).into_iter().take(RECENT_CANDIDATES));
     let mut found = lookup.numbers(&numbers).await?;
-    found.extend(lookup.search(message, SEARCH_CANDIDATES).await?);
+    found.extend(lookup.search(&nlu::search_text(message), SEARCH_CANDIDATES).await?);
     // "push everything due today to tomorrow": the first page of that group, by the due index.
     if let Some(group) = nlu::due_group_in(message, now) {
         let due = crate::tasks::DueFilter::parse(&group.filter()).ok();
@@ -265,6 +272,17 @@ mod tests {
     fn groups_are_spoken_of_as_words_not_parts_of_words() {
         assert!(speaks_of_all("mark everything done"));
         assert!(speaks_of_all("clear completed"));
+        assert!(speaks_of_all("delete the finished tasks please"));
+        assert!(!speaks_of_all("i finished call supplier bakemo"), "a report about one task");
+    }
+
+    #[test]
+    fn searches_for_the_words_that_name_a_task() {
+        assert_eq!(nlu::search_text("add a task to pay bill bakemo"), "pay bill bakemo");
+        assert_eq!(nlu::search_text("i finished call supplier bakemo"), "call supplier bakemo");
+        assert_eq!(nlu::search_text("mark the milk one as done"), "milk");
+        assert_eq!(nlu::search_text("mark set up done"), "set");
+        assert_eq!(nlu::search_text("complete the new one"), "complete the new one", "nothing else names it");
         assert!(!speaks_of_all("call mom"));
         assert!(!speaks_of_all("install the tall shelf"));
     }

@@ -61,6 +61,7 @@ mod text;
 mod words;
 
 pub use fields::due_group_in;
+pub use words::search_text;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -18,6 +18,66 @@ const WEAK_VERBS: &[&str] = &[
     "post",
 ];
 
+/// Words that say what to do rather than which task: the search for candidates leaves them out (each word
+/// searched costs a lookup, and "add", "mark" or "done" would bring tasks that merely contain them).
+const COMMAND_WORDS: &[&str] = &[
+    "add",
+    "added",
+    "create",
+    "new",
+    "mark",
+    "marked",
+    "done",
+    "complete",
+    "completed",
+    "finish",
+    "finished",
+    "delete",
+    "deleted",
+    "remove",
+    "removed",
+    "rename",
+    "change",
+    "update",
+    "show",
+    "what",
+    "whats",
+    "left",
+    "move",
+    "push",
+    "tick",
+    "ticked",
+    "reopen",
+    "undo",
+    "due",
+    "today",
+    "tomorrow",
+    "tonight",
+    "priority",
+    "urgent",
+    "label",
+    "labels",
+    "tag",
+    "tagged",
+    "can",
+    "could",
+    "would",
+    "hey",
+    "thanks",
+    "thank",
+    "need",
+    "remind",
+];
+
+/// The words of a message worth searching the person's tasks for: without stop words and command words, or
+/// all its words when nothing else is left ("mark set up done" names the task "set up").
+pub fn search_text(message: &str) -> String {
+    let all = tokens(message);
+    let kept: Vec<&str> =
+        all.iter().map(String::as_str).filter(|w| !STOP_WORDS.contains(w) && !COMMAND_WORDS.contains(w)).collect();
+    if kept.is_empty() { all.join(" ") } else { kept.join(" ") }
+}
+
 pub(super) fn weak_stems() -> Vec<String> {
     WEAK_VERBS.iter().map(|w| stem(w)).collect()
 }
