@@ -491,9 +491,13 @@ fn list_where(pg: bool, plan: &ListPlan, binds: &mut Binds) -> String {
 /// An FTS5 query for one person's rows whose text has every (or any) of `words` as a prefix. Words are plain
 /// letters and digits ([`super::model::search_words`]); quotes are doubled all the same.
 fn fts_match(user_id: &str, words: &[String], join: &str) -> String {
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let terms: Vec<String> = words.iter().map(|w| format!("{}*", quote(w))).collect();
-    format!("user_id : {} AND ({})", quote(user_id), terms.join(join))
+    let terms: Vec<String> = words.iter().map(|w| format!("{}*", fts_quote(w))).collect();
+    format!("user_id : {} AND ({})", fts_quote(user_id), terms.join(join))
+}
+
+/// A string as one FTS5 phrase.
+fn fts_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// The ORDER BY and the keyset condition after the cursor, for a sort.
@@ -579,9 +583,9 @@ pub async fn count_capped(db: &Db, plan: &ListPlan, cap: usize) -> sqlx::Result<
 }
 
 /// Candidates for a reference in words: for each word, the newest `limit` of the person's tasks with it or one
-/// of its forms ([`word_forms`]), together ranked by how many of the words each task has, newest first. Each lookup stops at `limit`, so a word shared by 50,000 tasks ("call") costs
-/// what a rare one costs, while the rare word ("dabababa") still brings its task: no ranking over everything
-/// that matched.
+/// of its forms ([`word_forms`]), together ranked by how many of the words each task has, newest first. Each
+/// lookup stops at `limit`, so a word shared by 50,000 tasks ("call") costs what a rare one costs, while the
+/// rare word ("dabababa") still brings its task: no ranking over everything that matched.
 pub async fn search_any(db: &Db, user_id: &str, words: &[String], limit: usize) -> sqlx::Result<Vec<Task>> {
     if words.is_empty() || limit == 0 {
         return Ok(vec![]);
@@ -687,11 +691,10 @@ fn search_any_sql(pg: bool, user_id: &str, words: &[String], limit: usize) -> (S
             })
             .collect()
     } else {
-        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         forms
             .iter()
             .map(|f| {
-                let q = binds.push(Bind::Text(format!("user_id : {} AND {}", quote(user_id), quote(f))));
+                let q = binds.push(Bind::Text(format!("user_id : {} AND {}", fts_quote(user_id), fts_quote(f))));
                 // The index's rowid is the pk negated (migration 0013): ascending is newest first.
                 format!(
                     "SELECT -rowid FROM (SELECT rowid FROM task_fts WHERE task_fts MATCH {q} ORDER BY rowid LIMIT {limit})"
@@ -707,16 +710,14 @@ fn search_any_sql(pg: bool, user_id: &str, words: &[String], limit: usize) -> (S
 /// Best first: the most words of the search that start a word of the task (or are one in another form), then
 /// the newest.
 fn rank_by_words(mut found: Vec<Task>, words: &[String], limit: usize) -> Vec<Task> {
+    let forms: Vec<(&String, Vec<String>)> = words.iter().map(|w| (w, word_forms(w))).collect();
     let score = |t: &Task| {
         let text =
             format!("{} {} {}", t.title, t.description.as_deref().unwrap_or(""), t.labels.join(" ")).to_lowercase();
         let have: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-        words
+        forms
             .iter()
-            .filter(|w| {
-                let forms = word_forms(w);
-                have.iter().any(|h| h.starts_with(w.as_str()) || forms.iter().any(|f| f == h))
-            })
+            .filter(|(w, fs)| have.iter().any(|h| h.starts_with(w.as_str()) || fs.iter().any(|f| f == h)))
             .count()
     };
     let mut scored: Vec<(usize, Task)> = found.drain(..).map(|t| (score(&t), t)).collect();
