@@ -55,12 +55,14 @@ pub fn builtin_target(data: &[u8]) {
     let now = nows()[usize::from(pick >> 6) % 2].clone();
     let last = (pick & 8 != 0 && count > 0).then_some(1);
     let more = json!({"status": "pending", "cursor": "abc"});
+    let pending = json!({"task_ids": [1, 2]});
     let ctx = Context {
         tasks: &tasks,
         last_mentioned: last,
         user_name: (pick & 16 != 0).then_some("Sam"),
         now: &now,
         more: (pick & 32 != 0).then_some(&more),
+        pending: (pick & 128 != 0).then_some(&pending),
     };
     match builtin_nlu::decide(&message, &ctx) {
         Decision::Reply(text) => assert!(!text.trim().is_empty(), "an empty reply to {message:?}"),

@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::tasks::dates;
 use crate::tasks::{
-    DueFilter, MAX_DESCRIPTION, MAX_LABEL, MAX_LABELS, MAX_TITLE, NewTask, Owner, Priority, Sort, StatusFilter, Task,
-    TaskError, TaskPatch, TaskQuery, TaskService, routes::due_input,
+    BulkAction, DueFilter, MAX_DESCRIPTION, MAX_LABEL, MAX_LABELS, MAX_TITLE, NewTask, Owner, Priority, Sort,
+    StatusFilter, Task, TaskError, TaskPatch, TaskQuery, TaskService, UndoError, routes::due_input,
 };
 
 /// A list the tools show, by default and at most: a page a model can read and a person can take in.
@@ -90,6 +90,36 @@ fn labels_schema(description: &str) -> Value {
     })
 }
 
+fn task_ids_schema() -> Value {
+    json!({
+        "type": "array",
+        "items": task_id_schema(),
+        "minItems": 1,
+        "maxItems": MAX_BATCH,
+        "description": "Several tasks' numbers, to change them all at once (instead of task_id). The result gives \
+                        each task's outcome; one undo reverses them all."
+    })
+}
+
+fn confirm_schema() -> Value {
+    json!({
+        "type": "boolean",
+        "description": "true once the person has said yes to deleting these tasks. Deleting more than one task \
+                        without it changes nothing and returns the tasks to ask about."
+    })
+}
+
+/// A tool acting on tasks by number: `task_id` for one, `task_ids` for several.
+fn task_properties(destructive: bool) -> Map<String, Value> {
+    let mut p = Map::new();
+    p.insert("task_id".into(), task_id_schema());
+    p.insert("task_ids".into(), task_ids_schema());
+    if destructive {
+        p.insert("confirm".into(), confirm_schema());
+    }
+    p
+}
+
 fn one_task(description: &'static str, name: &'static str, title: &'static str, destructive: bool) -> ToolDef {
     ToolDef {
         name,
@@ -97,8 +127,7 @@ fn one_task(description: &'static str, name: &'static str, title: &'static str, 
         description,
         input_schema: json!({
             "type": "object",
-            "properties": {"task_id": task_id_schema()},
-            "required": ["task_id"],
+            "properties": task_properties(destructive),
             "additionalProperties": false
         }),
         read_only: false,
@@ -156,19 +185,23 @@ pub fn definitions() -> Vec<ToolDef> {
             destructive: false,
         },
         one_task(
-            "Mark one of the person's tasks as done, by its number. Returns the task as it now is.",
+            "Mark the person's tasks as done, by number: task_id for one, task_ids for several. Returns the task as it \
+             now is (for several, each one's result).",
             "complete_task",
             "Complete a task",
             false,
         ),
         one_task(
-            "Mark one of the person's done tasks as not done again, by its number. Returns the task as it now is.",
+            "Mark the person's done tasks as not done again, by number: task_id for one, task_ids for several. Returns \
+             the task as it now is (for several, each one's result).",
             "reopen_task",
             "Reopen a task",
             false,
         ),
         one_task(
-            "Delete one of the person's tasks, by its number. This cannot be undone. Returns the task as it was.",
+            "Delete the person's tasks, by number: task_id for one, task_ids for several. Before deleting more than \
+             one, ask the person and call again with confirm: true once they say yes. Returns the task as it was \
+             (for several, each one's result); undo_last_change brings them back.",
             "delete_task",
             "Delete a task",
             true,
@@ -176,14 +209,15 @@ pub fn definitions() -> Vec<ToolDef> {
         ToolDef {
             name: "update_task",
             title: "Update a task",
-            description: "Change one of the person's tasks, by its number: title, description, due date, priority \
-                          or labels. Give only what changes; an empty description clears it, a null due removes the \
+            description: "Change the person's tasks, by number (task_id, or task_ids to make the same change to \
+                          several): title, description, due date, priority or labels. Give only what changes; an empty description clears it, a null due removes the \
                           due date. labels replaces all labels; add_labels and remove_labels change some. Returns \
                           the task as it now is.",
             input_schema: json!({
                 "type": "object",
                 "properties": {
                     "task_id": task_id_schema(),
+                    "task_ids": task_ids_schema(),
                     "title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE, "description": "The new title."},
                     "description": {"type": "string", "maxLength": MAX_DESCRIPTION, "description": "The new description."},
                     "due": due_schema(true),
@@ -192,9 +226,18 @@ pub fn definitions() -> Vec<ToolDef> {
                     "add_labels": labels_schema("Labels to add to the ones it has."),
                     "remove_labels": labels_schema("Labels to take off.")
                 },
-                "required": ["task_id"],
                 "additionalProperties": false
             }),
+            read_only: false,
+            destructive: false,
+        },
+        ToolDef {
+            name: "undo_last_change",
+            title: "Undo the last change",
+            description: "Undo the person's most recent change to their tasks (an add, a completion, an edit, a \
+                          deletion, or a whole change to several tasks at once), unless those tasks changed since. \
+                          Each call goes one change further back. Returns what was undone.",
+            input_schema: json!({"type": "object", "properties": {}, "additionalProperties": false}),
             read_only: false,
             destructive: false,
         },
@@ -203,7 +246,16 @@ pub fn definitions() -> Vec<ToolDef> {
 
 /// The names of the tools, for quick membership checks.
 pub fn is_tool(name: &str) -> bool {
-    matches!(name, "add_task" | "list_tasks" | "complete_task" | "reopen_task" | "delete_task" | "update_task")
+    matches!(
+        name,
+        "add_task"
+            | "list_tasks"
+            | "complete_task"
+            | "reopen_task"
+            | "delete_task"
+            | "update_task"
+            | "undo_last_change"
+    )
 }
 
 /// A task as tools show it: what a model needs to talk about it, the due date in words relative to `now`.
@@ -258,6 +310,9 @@ pub async fn call(tasks: &TaskService, owner: &Owner, name: &str, args: &Value) 
             Ok(query) => list(tasks, owner, &query, &now).await,
             Err(e) => return Ok(e),
         },
+        "complete_task" | "reopen_task" | "delete_task" | "update_task" if args.contains_key("task_ids") => {
+            return batch(tasks, owner, name, args, &now).await;
+        }
         "complete_task" | "reopen_task" | "delete_task" | "update_task" => {
             let number = match task_number(args) {
                 Ok(n) => n,
@@ -281,12 +336,18 @@ pub async fn call(tasks: &TaskService, owner: &Owner, name: &str, args: &Value) 
                 }
             })
         }
+        "undo_last_change" => match tasks.undo(owner, None).await {
+            Ok(undone) => Ok(undone_view(&undone, &now)),
+            Err(UndoError::Task(e)) => Err(e),
+            Err(e @ UndoError::ChangedSince(_)) => return Ok(ToolOutcome::error("changed_since", e.to_string(), None)),
+            Err(e) => return Ok(ToolOutcome::error("nothing_to_undo", e.to_string(), None)),
+        },
         other => {
             return Ok(ToolOutcome::error(
                 "unknown_tool",
                 format!(
                     "There is no tool named {other:?}. The tools are add_task, list_tasks, complete_task, \
-                     reopen_task, delete_task and update_task."
+                     reopen_task, delete_task, update_task and undo_last_change."
                 ),
                 None,
             ));
@@ -302,13 +363,130 @@ pub async fn call(tasks: &TaskService, owner: &Owner, name: &str, args: &Value) 
             let message = if near.is_empty() {
                 format!("There is no task {n}: the list is empty.")
             } else {
-                format!("There is no task {n}. The suggestions are the person's tasks that exist.")
+                // Said to people as it is (the builtin assistant passes it on): suggestions speak for themselves.
+                format!("There is no task {n}.")
             };
             let suggestions: Vec<Value> = near.iter().map(|t| task_view(t, &now)).collect();
             Ok(ToolOutcome::error("not_found", message, Some(("suggestions", Value::Array(suggestions)))))
         }
         Err(TaskError::Db(e)) => Err(e.into()),
     }
+}
+
+/// The most tasks one call changes.
+pub const MAX_BATCH: usize = 100;
+
+/// A tool called with `task_ids`: one action per task, in one recorded batch, each task's result reported.
+/// Deleting several needs `confirm: true`; without it nothing changes and the result lists what to ask about.
+async fn batch(
+    tasks: &TaskService,
+    owner: &Owner,
+    name: &str,
+    args: &Args,
+    now: &jiff::ZonedDateTime,
+) -> Result<ToolOutcome, anyhow::Error> {
+    let numbers = match task_numbers(args) {
+        Ok(n) => n,
+        Err(e) => return Ok(e),
+    };
+    if name == "delete_task" && numbers.len() > 1 && args.get("confirm") != Some(&Value::Bool(true)) {
+        let found = tasks.get_many(owner, &numbers).await?;
+        let views: Vec<Value> = found.iter().map(|t| task_view(t, now)).collect();
+        let missing: Vec<i64> = numbers.iter().copied().filter(|n| !found.iter().any(|t| t.number == *n)).collect();
+        return Ok(ToolOutcome::error(
+            "confirmation_required",
+            format!(
+                "Deleting {} tasks needs the person's yes: ask them, then call again with confirm: true.",
+                found.len()
+            ),
+            Some(("tasks", json!({ "found": views, "missing": missing }))),
+        ));
+    }
+    let mut items = Vec::with_capacity(numbers.len());
+    // Tasks found missing while working out their change (update_task's add_labels reads each task).
+    let mut missing = Vec::new();
+    for &n in &numbers {
+        let action = match name {
+            "complete_task" => BulkAction::Complete,
+            "reopen_task" => BulkAction::Reopen,
+            "delete_task" => BulkAction::Delete,
+            _ => match task_patch(tasks, owner, n, args).await {
+                Ok(Ok(patch)) => BulkAction::Update(patch),
+                Ok(Err(e)) => return Ok(e),
+                Err(TaskError::NotFound(_)) => {
+                    missing.push(n);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        items.push((n, action));
+    }
+    let done = if items.is_empty() { Ok(vec![]) } else { tasks.bulk(owner, &items).await };
+    match done {
+        Ok(mut results) => {
+            for n in missing {
+                results.push(crate::tasks::BulkItem {
+                    number: n,
+                    ok: false,
+                    task: None,
+                    error: Some(format!("There is no task {n}.")),
+                });
+            }
+            results.sort_by_key(|r| numbers.iter().position(|n| *n == r.number));
+            let failed = results.iter().filter(|r| !r.ok).count();
+            let results: Vec<Value> = results
+                .iter()
+                .map(|r| match &r.task {
+                    Some(t) => json!({ "number": r.number, "ok": true, "task": task_view(t, now) }),
+                    None => json!({ "number": r.number, "ok": false, "error": r.error }),
+                })
+                .collect();
+            let mut result = json!({ "succeeded": results.len() - failed, "failed": failed, "results": results });
+            if name == "delete_task" {
+                result["deleted"] = Value::Bool(true);
+            }
+            Ok(ToolOutcome { result, is_error: failed > 0 && failed == numbers.len() })
+        }
+        Err(TaskError::Invalid(m)) => Ok(ToolOutcome::invalid(m)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What an undo did, as tools show it.
+fn undone_view(undone: &crate::tasks::Undone, now: &jiff::ZonedDateTime) -> Value {
+    let changes: Vec<Value> = undone
+        .changes
+        .iter()
+        .map(|c| {
+            let (what, task) = match (&c.before, &c.after) {
+                (None, Some(t)) => ("restored", t),
+                (Some(t), None) => ("removed", t),
+                (_, Some(t)) => ("reverted", t),
+                (None, None) => return json!({ "number": c.number }),
+            };
+            json!({ "number": c.number, "undone": what, "task": task_view(task, now) })
+        })
+        .collect();
+    json!({ "undone": true, "count": changes.len(), "changes": changes })
+}
+
+/// `task_ids` as positive integers (1 to [`MAX_BATCH`] of them), in the order given.
+fn task_numbers(args: &Args) -> Result<Vec<i64>, ToolOutcome> {
+    let bad =
+        || ToolOutcome::invalid(format!("task_ids must be a list of 1 to {MAX_BATCH} task numbers, like [3, 4]."));
+    let Some(Value::Array(items)) = args.get("task_ids") else { return Err(bad()) };
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(bad());
+    }
+    items
+        .iter()
+        .map(|v| {
+            let mut one = Map::new();
+            one.insert("task_id".into(), v.clone());
+            task_number(&one).map_err(|_| bad())
+        })
+        .collect()
 }
 
 /// One page, how many tasks the filters keep in all (exact, or at least [`COUNT_CAP`]), and the cursor.

@@ -341,7 +341,8 @@ async fn owned(state: &AppState, user_id: &str, thread_id: &str) -> AppResult<Co
 }
 
 /// Renders one turn of the agent as ChatKit's stream, in the order its reference server emits events.
-fn stream_turn(state: &AppState, turn: PreparedTurn, created: bool, echo_user: bool) -> Response {
+fn stream_turn(state: &AppState, mut turn: PreparedTurn, created: bool, echo_user: bool) -> Response {
+    turn.door = crate::tasks::Door::Chatkit;
     let answer_id = turn.answer_id.clone();
     let thread_id = turn.conversation.id.clone();
     let events = state.agent.run(turn);

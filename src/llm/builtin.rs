@@ -39,10 +39,16 @@ fn touched(messages: &[ChatMessage]) -> Vec<i64> {
                 for t in result.get("tasks").and_then(Value::as_array).into_iter().flatten() {
                     push(t.get("number").and_then(Value::as_i64));
                 }
+                for r in result.get("results").and_then(Value::as_array).into_iter().flatten() {
+                    push(r.get("number").and_then(Value::as_i64));
+                }
             }
             ChatMessage::Assistant { tool_calls, .. } => {
                 for c in tool_calls.iter().rev() {
                     push(c.arguments.get("task_id").and_then(Value::as_i64));
+                    for n in c.arguments.get("task_ids").and_then(Value::as_array).into_iter().flatten() {
+                        push(n.as_i64());
+                    }
                 }
             }
             ChatMessage::User(_) => {}
@@ -142,6 +148,26 @@ fn next_page(messages: &[ChatMessage]) -> Option<Value> {
     Some(args)
 }
 
+/// The `delete_task` arguments of the previous exchange when the tool asked for the person's yes: what
+/// "yes" now confirms. Only the exchange just before counts; anything said since moves on.
+fn pending_confirmation(before: &[ChatMessage]) -> Option<Value> {
+    let last_user = before.iter().rposition(|m| matches!(m, ChatMessage::User(_)))?;
+    let exchange = &before[last_user + 1..];
+    exchange.iter().find_map(|m| match m {
+        ChatMessage::ToolResult { call_id, result, .. }
+            if result.get("error").and_then(Value::as_str) == Some("confirmation_required") =>
+        {
+            exchange.iter().find_map(|m| match m {
+                ChatMessage::Assistant { tool_calls, .. } => {
+                    tool_calls.iter().find(|c| c.id == *call_id && c.name == "delete_task").map(|c| c.arguments.clone())
+                }
+                _ => None,
+            })
+        }
+        _ => None,
+    })
+}
+
 /// Text as a stream of word-sized deltas, the way hosted models stream.
 fn text_events(text: &str) -> Vec<Result<ModelEvent, LlmError>> {
     let mut out: Vec<Result<ModelEvent, LlmError>> =
@@ -211,7 +237,9 @@ fn respond(request: &ModelRequest, known: &[Task], now: &jiff::ZonedDateTime) ->
         })
         .collect();
     let more = next_page(before);
+    let pending = pending_confirmation(before);
     let ctx = Context {
+        pending: pending.as_ref(),
         tasks: &tasks,
         last_mentioned: last_mentioned(before),
         user_name: request.user_name.as_deref(),

@@ -24,6 +24,8 @@ use crate::tasks::{Owner, TaskService};
 const INSTRUCTIONS: &str = "Tools for one person's task list in taskchat: add, list, search, complete, reopen, \
 update and delete tasks, with due dates (in words, in the person's time zone), priorities and labels. Every tool acts as the signed-in person; there is no need to name a user. Tasks are referred to by their \
 number in the person's list (1, 2, 3 …), as list_tasks shows it: list first when unsure which number is meant. \
+Several tasks are changed at once with task_ids; deleting more than one needs confirm: true, given only after \
+the person has said yes. undo_last_change reverses the most recent change, a whole batch at once. \
 A failed call returns an error result that says what went wrong and, for a missing task, which tasks exist.";
 
 /// The answer to a `user_id` argument that is not the caller's own id. It says nothing about whether that
@@ -66,7 +68,7 @@ impl TaskTools {
             .extensions
             .get::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Caller>())
-            .map(|c| Owner::new(&c.user_id, &c.timezone))
+            .map(|c| Owner::new(&c.user_id, &c.timezone, crate::tasks::Door::Mcp))
     }
 
     /// Runs one tool call as `owner`. Every failure is an error result, so a client never sees a crash.
@@ -151,13 +153,64 @@ fn task_schema() -> Value {
 
 /// The shape of each tool's successful result, so clients can use `structuredContent` without guessing.
 fn output_schema(name: &str) -> Option<Value> {
-    let one_task = || json!({ "type": "object", "properties": { "task": task_schema() }, "required": ["task"] });
-    match name {
-        "add_task" | "complete_task" | "reopen_task" | "update_task" => Some(one_task()),
-        "delete_task" => Some(json!({
+    // With task_ids the tools answer for each task: `results`, beside `task` for one.
+    let results = || {
+        json!({
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "number": {"type": "integer"},
+                    "ok": {"type": "boolean"},
+                    "task": task_schema(),
+                    "error": {"type": "string", "description": "Why this task was not changed."}
+                },
+                "required": ["number", "ok"]
+            }
+        })
+    };
+    let by_number = |deleted: bool| {
+        let mut properties = json!({
+            "task": task_schema(),
+            "succeeded": {"type": "integer"},
+            "failed": {"type": "integer"},
+            "results": results()
+        });
+        let mut one = vec!["task"];
+        if deleted {
+            properties["deleted"] = json!({"type": "boolean"});
+            one.push("deleted");
+        }
+        json!({
             "type": "object",
-            "properties": { "deleted": {"type": "boolean"}, "task": task_schema() },
-            "required": ["deleted", "task"]
+            "properties": properties,
+            "anyOf": [{"required": one}, {"required": ["succeeded", "failed", "results"]}]
+        })
+    };
+    match name {
+        "add_task" => Some(json!({ "type": "object", "properties": { "task": task_schema() }, "required": ["task"] })),
+        "complete_task" | "reopen_task" | "update_task" => Some(by_number(false)),
+        "delete_task" => Some(by_number(true)),
+        "undo_last_change" => Some(json!({
+            "type": "object",
+            "properties": {
+                "undone": {"type": "boolean"},
+                "count": {"type": "integer"},
+                "changes": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "number": {"type": "integer"},
+                            "undone": {"type": "string", "enum": ["restored", "removed", "reverted"],
+                                       "description": "restored: a deleted task is back; removed: an added one is gone; reverted: set back as it was."},
+                            "task": task_schema()
+                        },
+                        "required": ["number", "undone", "task"]
+                    }
+                }
+            },
+            "required": ["undone", "count", "changes"]
         })),
         "list_tasks" => Some(json!({
             "type": "object",
@@ -268,7 +321,7 @@ mod tests {
             updated_at: now,
             completed_at: None,
         };
-        let view = tools::task_view(&task, &crate::tasks::Owner::new("x", "UTC").now());
+        let view = tools::task_view(&task, &crate::tasks::Owner::new("x", "UTC", crate::tasks::Door::Mcp).now());
         let mut keys: Vec<&String> = view.as_object().unwrap().keys().collect();
         keys.sort();
         let schema = task_schema();

@@ -38,7 +38,7 @@ async fn serve(db: &Db, email: &str) -> anyhow::Result<()> {
     tracing::info!(database = db.kind(), user_id = %user.id, "serving MCP over stdio");
     let running = TaskTools::for_owner(
         TaskService::new(db.clone(), crate::events::EventBus::new(db)),
-        Owner::new(&user.id, &user.timezone),
+        Owner::new(&user.id, &user.timezone, crate::tasks::Door::Mcp),
     )
     .serve(rmcp::transport::stdio())
     .await

@@ -8,10 +8,11 @@ mod model;
 pub mod routes;
 mod service;
 mod store;
+pub use store::Change;
 
 pub use model::{
-    Due, DueFilter, DueInput, LabelCount, MAX_DESCRIPTION, MAX_DUE_WORDS, MAX_LABEL, MAX_LABELS, MAX_LIMIT, MAX_TITLE,
-    NewTask, Owner, Priority, Sort, StatusFilter, Task, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery,
-    label_key,
+    Activity, ActivityPage, BulkAction, BulkItem, Door, Due, DueFilter, DueInput, LabelCount, MAX_ACTIVITY_PAGE,
+    MAX_DESCRIPTION, MAX_DUE_WORDS, MAX_LABEL, MAX_LABELS, MAX_LIMIT, MAX_TITLE, NewTask, Owner, Priority, Sort,
+    StatusFilter, Task, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery, UndoError, Undone, label_key,
 };
 pub use service::TaskService;

@@ -20,6 +20,8 @@ pub const MAX_LABELS: usize = 20;
 pub const MAX_DUE_WORDS: usize = 100;
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
+/// Activity entries per page, at most: each carries a task twice (before and after).
+pub const MAX_ACTIVITY_PAGE: usize = 100;
 /// Words of a search beyond this add nothing a person means, and each costs an index lookup.
 const MAX_SEARCH_WORDS: usize = 8;
 
@@ -69,7 +71,7 @@ impl Priority {
 
 /// When a task is due, as its owner sees it: a date and maybe a time in `timezone`, the instant (`at`) when
 /// there is a time, and the words it was set from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Due {
     pub date: String,
     pub time: Option<String>,
@@ -91,7 +93,7 @@ impl Due {
 }
 
 /// A task as its owner sees it. `number` is what they call it ("task 3"); `id` is stable and global.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Task {
     pub id: String,
     pub number: i64,
@@ -129,13 +131,47 @@ pub struct Owner {
     pub id: String,
     pub zone: TimeZone,
     pub zone_name: String,
+    /// The door the request came through, which the activity log records with each change.
+    pub door: Door,
+}
+
+/// Where a change came from, as the activity log shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Door {
+    /// The REST API (and the web app, which uses it).
+    Rest,
+    Mcp,
+    /// `/api/chat`: the assistant, for a person who wrote to it.
+    Chat,
+    Chatkit,
+}
+
+impl Door {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Door::Rest => "rest",
+            Door::Mcp => "mcp",
+            Door::Chat => "chat",
+            Door::Chatkit => "chatkit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Door {
+        match s {
+            "mcp" => Door::Mcp,
+            "chat" => Door::Chat,
+            "chatkit" => Door::Chatkit,
+            _ => Door::Rest,
+        }
+    }
 }
 
 impl Owner {
     /// A zone that no longer exists (a database edited by hand) is read as UTC rather than refusing the person.
-    pub fn new(id: impl Into<String>, zone_name: &str) -> Owner {
+    pub fn new(id: impl Into<String>, zone_name: &str, door: Door) -> Owner {
         let (zone, zone_name) = dates::zone(zone_name).unwrap_or_else(|_| (TimeZone::UTC, "UTC".to_string()));
-        Owner { id: id.into(), zone, zone_name }
+        Owner { id: id.into(), zone, zone_name, door }
     }
 
     pub fn now(&self) -> ZonedDateTime {
@@ -754,5 +790,102 @@ mod tests {
         ];
         keys.sort();
         assert_eq!(keys, ["2026-12-04 ~", "2026-12-05 09:00", "2026-12-05 ~", "~"]);
+    }
+}
+
+/// One change to many tasks (`POST /api/tasks/bulk`, the tools' lists of numbers).
+#[derive(Debug, Clone)]
+pub enum BulkAction {
+    Complete,
+    Reopen,
+    Delete,
+    Update(TaskPatch),
+}
+
+/// What a bulk change did to one task: the task as it now is (as it was, for a deletion), or why not.
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkItem {
+    pub number: i64,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One entry of the activity log: a change to one task, with the task before and after it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Activity {
+    pub id: i64,
+    /// The request it was part of: a bulk change's entries share it, and undo reverses them together.
+    pub batch: String,
+    pub door: Door,
+    /// created, updated, completed, reopened or deleted.
+    pub action: String,
+    pub number: i64,
+    pub before: Option<Task>,
+    pub after: Option<Task>,
+    pub created_at: Timestamp,
+    /// Whether an undo has reversed it.
+    pub undone: bool,
+    /// For an undo's own changes, the batch it reversed.
+    pub undo_of: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityPage {
+    pub entries: Vec<Activity>,
+    pub next_cursor: Option<String>,
+}
+
+/// What an undo reversed: the changes it made, in order.
+#[derive(Debug, Clone)]
+pub struct Undone {
+    pub batch: String,
+    pub changes: Vec<super::store::Change>,
+}
+
+impl Undone {
+    /// What the undo did to each task, for every door: `restored` (a deleted task is back), `removed` (a
+    /// created one is gone), `reverted` (set back as it was).
+    pub fn to_json(&self) -> serde_json::Value {
+        let changes: Vec<serde_json::Value> = self
+            .changes
+            .iter()
+            .map(|c| {
+                let (what, task) = match (&c.before, &c.after) {
+                    (None, t) => ("restored", t),
+                    (t, None) => ("removed", t),
+                    (_, t) => ("reverted", t),
+                };
+                serde_json::json!({ "number": c.number, "undone": what, "task": task })
+            })
+            .collect();
+        serde_json::json!({ "batch": self.batch, "count": changes.len(), "changes": changes })
+    }
+}
+
+/// Why an undo did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UndoError {
+    #[error("There is nothing to undo.")]
+    Nothing,
+    #[error("There is no such activity entry.")]
+    Unknown,
+    #[error("That entry is an undo; undo reverses changes, not undos.")]
+    NotUndoable,
+    #[error("That change has already been undone.")]
+    AlreadyUndone,
+    #[error("{}", changed_since(.0))]
+    ChangedSince(Vec<i64>),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+}
+
+fn changed_since(numbers: &[i64]) -> String {
+    let list: Vec<String> = numbers.iter().map(|n| n.to_string()).collect();
+    match list.len() {
+        1 => format!("Task {} has changed since, so the change was not undone.", list[0]),
+        _ => format!("Tasks {} have changed since, so the change was not undone.", list.join(", ")),
     }
 }

@@ -9,7 +9,10 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use super::{DueFilter, DueInput, NewTask, Owner, Priority, Sort, StatusFilter, Task, TaskError, TaskPatch, TaskQuery};
+use super::{
+    ActivityPage, BulkAction, DueFilter, DueInput, NewTask, Owner, Priority, Sort, StatusFilter, Task, TaskError,
+    TaskPatch, TaskQuery, UndoError,
+};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
@@ -20,12 +23,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/tasks/{number}", get(get_task).patch(update_task).delete(delete_task))
         .route("/api/tasks/{number}/complete", post(complete_task))
         .route("/api/tasks/{number}/reopen", post(reopen_task))
+        .route("/api/tasks/bulk", post(bulk_tasks))
         .route("/api/labels", get(list_labels))
+        .route("/api/activity", get(list_activity))
+        .route("/api/activity/undo", post(undo_last))
+        .route("/api/activity/{id}/undo", post(undo_entry))
 }
 
 /// The caller as the owner of the tasks asked about, with their time zone.
 pub fn owner(user: &CurrentUser) -> Owner {
-    Owner::new(user.id(), &user.user.timezone)
+    Owner::new(user.id(), &user.user.timezone, super::Door::Rest)
 }
 
 #[derive(Deserialize)]
@@ -211,15 +218,110 @@ async fn update_task(
     ApiJson(body): ApiJson<UpdateTaskBody>,
 ) -> AppResult<ApiJson<Task>> {
     let n = parse_number(&raw)?;
-    let patch = TaskPatch {
-        title: body.title,
-        description: body.description,
-        completed: body.completed,
-        due: body.due.map(|d| d.as_ref().map(due_input).transpose().map(Option::flatten)).transpose()?,
-        priority: body.priority.as_deref().map(Priority::parse).transpose()?,
-        labels: body.labels,
+    Ok(ApiJson(state.tasks.update(&owner(&user), n, body.into_patch()?).await?))
+}
+
+impl UpdateTaskBody {
+    fn into_patch(self) -> Result<TaskPatch, TaskError> {
+        Ok(TaskPatch {
+            title: self.title,
+            description: self.description,
+            completed: self.completed,
+            due: self.due.map(|d| d.as_ref().map(due_input).transpose().map(Option::flatten)).transpose()?,
+            priority: self.priority.as_deref().map(Priority::parse).transpose()?,
+            labels: self.labels,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    numbers: Vec<i64>,
+    action: BulkKind,
+    /// For `update`: the fields to set on every task, as in `PATCH /api/tasks/{number}`.
+    #[serde(default)]
+    changes: Option<UpdateTaskBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum BulkKind {
+    Complete,
+    Reopen,
+    Delete,
+    Update,
+}
+
+/// One change to up to 100 tasks, recorded as one batch: `{"numbers": [1, 2], "action": "complete"}`. Each
+/// number gets its own result, so a missing task fails alone.
+async fn bulk_tasks(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<BulkBody>,
+) -> AppResult<ApiJson<Value>> {
+    let action = match (body.action, body.changes) {
+        (BulkKind::Update, Some(c)) => BulkAction::Update(c.into_patch()?),
+        (BulkKind::Update, None) => return Err(AppError::validation("action update needs changes.")),
+        (_, Some(_)) => return Err(AppError::validation("changes goes with action update only.")),
+        (BulkKind::Complete, None) => BulkAction::Complete,
+        (BulkKind::Reopen, None) => BulkAction::Reopen,
+        (BulkKind::Delete, None) => BulkAction::Delete,
     };
-    Ok(ApiJson(state.tasks.update(&owner(&user), n, patch).await?))
+    let items: Vec<(i64, BulkAction)> = body.numbers.iter().map(|n| (*n, action.clone())).collect();
+    let results = state.tasks.bulk(&owner(&user), &items).await?;
+    let failed = results.iter().filter(|r| !r.ok).count();
+    Ok(ApiJson(json!({ "succeeded": results.len() - failed, "failed": failed, "results": results })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// The person's changes, newest first, a page at a time.
+async fn list_activity(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(q): ApiQuery<ActivityQuery>,
+) -> AppResult<ApiJson<ActivityPage>> {
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > super::MAX_ACTIVITY_PAGE {
+        return Err(AppError::validation(format!("limit must be between 1 and {}.", super::MAX_ACTIVITY_PAGE)));
+    }
+    Ok(ApiJson(state.tasks.activity(&owner(&user), q.cursor.as_deref(), limit).await?))
+}
+
+/// Reverses the person's newest change that still stands (a whole bulk change at once).
+async fn undo_last(State(state): State<AppState>, user: CurrentUser) -> AppResult<ApiJson<Value>> {
+    Ok(ApiJson(state.tasks.undo(&owner(&user), None).await?.to_json()))
+}
+
+/// Reverses the change that made this entry, with the rest of its request.
+async fn undo_entry(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(raw): Path<String>,
+) -> AppResult<ApiJson<Value>> {
+    let id = raw.parse::<i64>().map_err(|_| UndoError::Unknown)?;
+    Ok(ApiJson(state.tasks.undo(&owner(&user), Some(id)).await?.to_json()))
+}
+
+impl From<UndoError> for AppError {
+    fn from(e: UndoError) -> Self {
+        let message = e.to_string();
+        let (status, code) = match e {
+            UndoError::Task(t) => return t.into(),
+            UndoError::Unknown => (StatusCode::NOT_FOUND, "ACTIVITY_NOT_FOUND"),
+            UndoError::Nothing => (StatusCode::CONFLICT, "NOTHING_TO_UNDO"),
+            UndoError::NotUndoable => (StatusCode::CONFLICT, "NOT_UNDOABLE"),
+            UndoError::AlreadyUndone => (StatusCode::CONFLICT, "ALREADY_UNDONE"),
+            UndoError::ChangedSince(_) => (StatusCode::CONFLICT, "CHANGED_SINCE"),
+        };
+        AppError::new(status, code, message)
+    }
 }
 
 async fn delete_task(

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use super::model::{
-    CursorKey, DueFilter, LabelCount, NewTask, Owner, Task, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery,
-    clean_description, clean_label, clean_labels, clean_title, search_words,
+    Activity, ActivityPage, BulkAction, BulkItem, CursorKey, DueFilter, LabelCount, NewTask, Owner, Task, TaskCounts,
+    TaskError, TaskPage, TaskPatch, TaskQuery, UndoError, Undone, clean_description, clean_label, clean_labels,
+    clean_title, search_words,
 };
-use super::store::{self, DueRange, ListPlan, StoreNew, StorePatch};
+use super::store::{self, Change, DueRange, ListPlan, Log, MAX_OPS, Op, Outcome, Plan, StoreNew, StorePatch};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::events::EventBus;
@@ -50,9 +51,8 @@ impl TaskService {
         let due = new.due.as_ref().map(|d| d.resolve(owner, &owner.now())).transpose()?;
         let id = uuid::Uuid::now_v7().to_string();
         let new = StoreNew { id, title, description, due, priority: new.priority.unwrap_or_default(), labels };
-        let task = store::insert_task(&self.db, &owner.id, new).await?;
-        self.announce(&owner.id, "task.created", &task);
-        Ok(task)
+        let mut changes = self.apply(owner, vec![Op::Insert(new)]).await?;
+        changes.pop().flatten().and_then(|c| c.after).ok_or_else(|| TaskError::Db(sqlx::Error::RowNotFound))
     }
 
     pub async fn get(&self, owner: &Owner, number: i64) -> Result<Task, TaskError> {
@@ -69,6 +69,104 @@ impl TaskService {
     }
 
     pub async fn update(&self, owner: &Owner, number: i64, patch: TaskPatch) -> Result<Task, TaskError> {
+        let patch = self.store_patch(owner, &patch)?;
+        let mut changes = self.apply(owner, vec![Op::Patch(number, patch)]).await?;
+        changes.pop().flatten().and_then(|c| c.after).ok_or(TaskError::NotFound(number))
+    }
+
+    pub async fn set_completed(&self, owner: &Owner, number: i64, completed: bool) -> Result<Task, TaskError> {
+        self.update(owner, number, TaskPatch { completed: Some(completed), ..Default::default() }).await
+    }
+
+    /// Deletes the task and returns it as it was.
+    pub async fn delete(&self, owner: &Owner, number: i64) -> Result<Task, TaskError> {
+        let mut changes = self.apply(owner, vec![Op::Delete(number)]).await?;
+        changes.pop().flatten().and_then(|c| c.before).ok_or(TaskError::NotFound(number))
+    }
+
+    /// Changes to many tasks at once (one action per number), in one transaction recorded as one batch: one
+    /// undo reverses it all. Each number gets its own result: a task that does not exist fails alone, and the
+    /// others are done.
+    pub async fn bulk(&self, owner: &Owner, items: &[(i64, BulkAction)]) -> Result<Vec<BulkItem>, TaskError> {
+        let mut seen = std::collections::HashSet::new();
+        let items: Vec<&(i64, BulkAction)> = items.iter().filter(|(n, _)| seen.insert(*n)).collect();
+        if items.is_empty() {
+            return Err(TaskError::Invalid("Give at least one task number.".into()));
+        }
+        if items.len() > MAX_OPS {
+            return Err(TaskError::Invalid(format!("At most {MAX_OPS} tasks can be changed at once.")));
+        }
+        let mut ops = Vec::with_capacity(items.len());
+        for (n, action) in &items {
+            let completed = |c: bool| StorePatch { completed: Some(c), ..Default::default() };
+            ops.push(match action {
+                BulkAction::Delete => Op::Delete(*n),
+                BulkAction::Complete => Op::Patch(*n, completed(true)),
+                BulkAction::Reopen => Op::Patch(*n, completed(false)),
+                BulkAction::Update(p) if p.is_empty() => {
+                    return Err(TaskError::Invalid("Say what to change: there is nothing in the change.".into()));
+                }
+                BulkAction::Update(p) => Op::Patch(*n, self.store_patch(owner, p)?),
+            });
+        }
+        let changes = self.apply(owner, ops).await?;
+        Ok(items
+            .iter()
+            .zip(changes)
+            .map(|((number, action), c)| {
+                let number = *number;
+                match c {
+                    Some(c) => BulkItem {
+                        number,
+                        ok: true,
+                        task: if matches!(action, BulkAction::Delete) { c.before } else { c.after },
+                        error: None,
+                    },
+                    None => {
+                        BulkItem { number, ok: false, task: None, error: Some(format!("There is no task {number}.")) }
+                    }
+                }
+            })
+            .collect())
+    }
+
+    /// Reverses the owner's newest change that still stands, or the one that made activity entry `id`:
+    /// every operation of that request, in one transaction, unless a task it touched changed since.
+    pub async fn undo(&self, owner: &Owner, id: Option<i64>) -> Result<Undone, UndoError> {
+        let log = Log { door: owner.door.as_str() };
+        match store::change(&self.db, &owner.id, log, Plan::Undo(id)).await.map_err(TaskError::Db)? {
+            Outcome::Applied { batch, changes } => {
+                let changes: Vec<Change> = changes.into_iter().flatten().collect();
+                self.announce_changes(&owner.id, &changes);
+                Ok(Undone { batch, changes })
+            }
+            Outcome::NothingToUndo => Err(UndoError::Nothing),
+            Outcome::UnknownActivity => Err(UndoError::Unknown),
+            Outcome::NotUndoable => Err(UndoError::NotUndoable),
+            Outcome::AlreadyUndone => Err(UndoError::AlreadyUndone),
+            Outcome::ChangedSince(numbers) => Err(UndoError::ChangedSince(numbers)),
+        }
+    }
+
+    /// One page of the owner's activity, newest first.
+    pub async fn activity(&self, owner: &Owner, cursor: Option<&str>, limit: usize) -> Result<ActivityPage, TaskError> {
+        let before = match cursor.filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(
+                c.parse::<i64>().map_err(|_| TaskError::Invalid("The cursor is not one this server gave.".into()))?,
+            ),
+        };
+        let limit = limit.clamp(1, super::model::MAX_ACTIVITY_PAGE);
+        let mut rows = store::activity(&self.db, &owner.id, before, limit + 1).await?;
+        let next_cursor = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            rows.last().map(|r| r.id.to_string()).unwrap_or_default()
+        });
+        Ok(ActivityPage { entries: rows.into_iter().map(Activity::from).collect(), next_cursor })
+    }
+
+    /// Cleans a patch and resolves its due words once, for one task or many.
+    fn store_patch(&self, owner: &Owner, patch: &TaskPatch) -> Result<StorePatch, TaskError> {
         let title = patch.title.as_deref().map(clean_title).transpose()?;
         let description = match &patch.description {
             None => None,
@@ -80,22 +178,31 @@ impl TaskService {
             Some(None) => Some(None),
             Some(Some(d)) => Some(Some(d.resolve(owner, &owner.now())?)),
         };
-        let patch =
-            StorePatch { title, description, completed: patch.completed, due, priority: patch.priority, labels };
-        let task = store::update_task(&self.db, &owner.id, number, patch).await?.ok_or(TaskError::NotFound(number))?;
-        self.announce(&owner.id, "task.updated", &task);
-        Ok(task)
+        Ok(StorePatch { title, description, completed: patch.completed, due, priority: patch.priority, labels })
     }
 
-    pub async fn set_completed(&self, owner: &Owner, number: i64, completed: bool) -> Result<Task, TaskError> {
-        self.update(owner, number, TaskPatch { completed: Some(completed), ..Default::default() }).await
+    /// Runs the operations as one recorded request and tells the owner's open pages what changed.
+    async fn apply(&self, owner: &Owner, ops: Vec<Op>) -> Result<Vec<Option<Change>>, TaskError> {
+        let log = Log { door: owner.door.as_str() };
+        match store::change(&self.db, &owner.id, log, Plan::Ops(ops)).await? {
+            Outcome::Applied { changes, .. } => {
+                let made: Vec<Change> = changes.iter().flatten().cloned().collect();
+                self.announce_changes(&owner.id, &made);
+                Ok(changes)
+            }
+            other => Err(TaskError::Db(sqlx::Error::Protocol(format!("unexpected outcome {other:?}")))),
+        }
     }
 
-    /// Deletes the task and returns it as it was.
-    pub async fn delete(&self, owner: &Owner, number: i64) -> Result<Task, TaskError> {
-        let task = store::delete_task(&self.db, &owner.id, number).await?.ok_or(TaskError::NotFound(number))?;
-        self.announce(&owner.id, "task.deleted", &task);
-        Ok(task)
+    fn announce_changes(&self, user_id: &str, changes: &[Change]) {
+        for c in changes {
+            match (&c.before, &c.after) {
+                (None, Some(t)) => self.announce(user_id, "task.created", t),
+                (Some(t), None) => self.announce(user_id, "task.deleted", t),
+                (Some(_), Some(t)) => self.announce(user_id, "task.updated", t),
+                (None, None) => {}
+            }
+        }
     }
 
     /// One page of the owner's tasks, filtered, searched and sorted as asked.

@@ -5,8 +5,8 @@
 use sqlx::FromRow;
 
 use super::model::{CursorKey, DueColumns, LabelCount, LabelName, Priority, Sort, Task, TaskCounts};
-use crate::db::{BeginWrite, Db, Timestamp};
-use crate::{with_db, with_db_write};
+use crate::db::{Db, Timestamp};
+use crate::with_db;
 
 /// The columns a [`TaskRow`] reads, as a literal so query texts stay `&'static str`.
 macro_rules! columns {
@@ -112,7 +112,7 @@ impl Binds {
 }
 
 /// A stored task's new values; `None` fields stay as they are.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StorePatch {
     pub title: Option<String>,
     pub description: Option<Option<String>>,
@@ -155,70 +155,9 @@ macro_rules! upsert_labels {
     }};
 }
 
-pub async fn insert_task(db: &Db, user_id: &str, new: StoreNew) -> sqlx::Result<Task> {
-    // One statement each way when there are no labels: the counter row is the only source of numbers, so a
-    // number is never handed out twice. PostgreSQL bumps it in a data-modifying WITH (its row lock orders
-    // concurrent inserts); SQLite, whose writes are serial, reads it in a subquery and a trigger bumps it.
-    const POSTGRES: &str = concat!(
-        "WITH n AS (
-           INSERT INTO task_counter (user_id, last_number) VALUES ($2, 1)
-           ON CONFLICT (user_id) DO UPDATE SET last_number = task_counter.last_number + 1
-           RETURNING last_number)
-         INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at,
-                                priority, due_date, due_time, due_at, due_tz, due_string, labels)
-         SELECT $1, $2, n.last_number, $3, $4, FALSE, $5, $5, $6, $7, $8, $9, $10, $11, $12 FROM n RETURNING ",
-        returning!()
-    );
-    const SQLITE: &str = concat!(
-        "INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at,
-                                priority, due_date, due_time, due_at, due_tz, due_string, labels)
-         VALUES ($1, $2, COALESCE((SELECT last_number FROM task_counter WHERE user_id = $2), 0) + 1,
-                 $3, $4, FALSE, $5, $5, $6, $7, $8, $9, $10, $11, $12)
-         RETURNING ",
-        returning!()
-    );
-    let now = Timestamp::now();
-    let sql = if matches!(db, Db::Postgres(_)) { POSTGRES } else { SQLITE };
-    let user_id = user_id.to_owned();
-    with_db_write!(db, move |pool| {
-        let StoreNew { id, title, description, due, priority, labels } = new;
-        let due = OptDue::of(due);
-        let insert = |labels_json: String| {
-            sqlx::query_as::<_, TaskRow>(sql)
-                .bind(id.clone())
-                .bind(user_id.clone())
-                .bind(title.clone())
-                .bind(description.clone())
-                .bind(now)
-                .bind(priority.rank())
-                .bind(due.date.clone())
-                .bind(due.time.clone())
-                .bind(due.at)
-                .bind(due.timezone.clone())
-                .bind(due.string.clone())
-                .bind(labels_json)
-        };
-        if labels.is_empty() {
-            return insert("[]".into()).fetch_one(pool).await.map(Task::from);
-        }
-        let mut tx = pool.begin_write().await?;
-        let names = upsert_labels!(tx, &user_id, &labels);
-        let row = insert(serde_json::to_string(&names).unwrap_or_default()).fetch_one(&mut *tx).await?;
-        for l in &labels {
-            sqlx::query(
-                "INSERT INTO task_label (task_id, user_id, key, number, completed) VALUES ($1, $2, $3, $4, FALSE)",
-            )
-            .bind(&id)
-            .bind(&user_id)
-            .bind(&l.key)
-            .bind(row.number)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(Task::from(row))
-    })
-}
+// After the macros above, which it uses.
+mod changes;
+pub use changes::{Change, Log, MAX_OPS, Op, Outcome, Plan, activity, change};
 
 /// The nullable due columns, all `None` for no due.
 #[derive(Default)]
@@ -309,113 +248,6 @@ pub async fn nearest(db: &Db, user_id: &str, n: i64, k: i64) -> sqlx::Result<Vec
     let mut out = tasks(below);
     out.extend(tasks(above));
     Ok(out)
-}
-
-/// Applies a patch. Without a change of labels it is one statement (no read-modify-write race); with one, a
-/// transaction that also rewrites the task's label rows.
-pub async fn update_task(db: &Db, user_id: &str, number: i64, patch: StorePatch) -> sqlx::Result<Option<Task>> {
-    const UPDATE: &str = concat!(
-        "UPDATE task SET
-           title = COALESCE($1, title),
-           description = CASE WHEN $2 THEN $3 ELSE description END,
-           completed = COALESCE($4, completed),
-           completed_at = CASE WHEN $4 IS NULL THEN completed_at
-                               WHEN $4 THEN COALESCE(completed_at, $5)
-                               ELSE NULL END,
-           priority = COALESCE($6, priority),
-           due_date = CASE WHEN $7 THEN $8 ELSE due_date END,
-           due_time = CASE WHEN $7 THEN $9 ELSE due_time END,
-           due_at = CASE WHEN $7 THEN $10 ELSE due_at END,
-           due_tz = CASE WHEN $7 THEN $11 ELSE due_tz END,
-           due_string = CASE WHEN $7 THEN $12 ELSE due_string END,
-           labels = COALESCE($13, labels),
-           updated_at = $5
-         WHERE user_id = $14 AND number = $15
-         RETURNING ",
-        returning!()
-    );
-    let now = Timestamp::now();
-    let user_id = user_id.to_owned();
-    with_db_write!(db, move |pool| {
-        let StorePatch { title, description, completed, due, priority, labels } = patch;
-        let set_due = due.is_some();
-        let due = OptDue::of(due.flatten());
-        let update = |labels_json: Option<String>| {
-            sqlx::query_as::<_, TaskRow>(UPDATE)
-                .bind(title.clone())
-                .bind(description.is_some())
-                .bind(description.clone().flatten())
-                .bind(completed)
-                .bind(now)
-                .bind(priority.map(Priority::rank))
-                .bind(set_due)
-                .bind(due.date.clone())
-                .bind(due.time.clone())
-                .bind(due.at)
-                .bind(due.timezone.clone())
-                .bind(due.string.clone())
-                .bind(labels_json)
-                .bind(user_id.clone())
-                .bind(number)
-        };
-        let Some(labels) = labels else {
-            return update(None).fetch_optional(pool).await.map(|r| r.map(Task::from));
-        };
-        let mut tx = pool.begin_write().await?;
-        let current: Option<(String, bool)> =
-            sqlx::query_as("SELECT id, completed FROM task WHERE user_id = $1 AND number = $2")
-                .bind(&user_id)
-                .bind(number)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((task_id, was_completed)) = current else {
-            return Ok(None);
-        };
-        let names = upsert_labels!(tx, &user_id, &labels);
-        let had: Vec<String> = sqlx::query_scalar("SELECT key FROM task_label WHERE task_id = $1")
-            .bind(&task_id)
-            .fetch_all(&mut *tx)
-            .await?;
-        for key in had.iter().filter(|k| !labels.iter().any(|l| &l.key == *k)) {
-            sqlx::query("DELETE FROM task_label WHERE task_id = $1 AND key = $2")
-                .bind(&task_id)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // Added with the task's status before this change; the update below moves them with it (migration 0010).
-        for l in labels.iter().filter(|l| !had.contains(&l.key)) {
-            sqlx::query(
-                "INSERT INTO task_label (task_id, user_id, key, number, completed) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&task_id)
-            .bind(&user_id)
-            .bind(&l.key)
-            .bind(number)
-            .bind(was_completed)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let row = update(Some(serde_json::to_string(&names).unwrap_or_default())).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(Some(Task::from(row)))
-    })
-}
-
-pub async fn delete_task(db: &Db, user_id: &str, number: i64) -> sqlx::Result<Option<Task>> {
-    let user_id = user_id.to_owned();
-    with_db_write!(db, move |pool| {
-        sqlx::query_as::<_, TaskRow>(concat!(
-            "DELETE FROM task WHERE user_id = $1 AND number = $2 RETURNING ",
-            returning!(),
-            ""
-        ))
-        .bind(user_id)
-        .bind(number)
-        .fetch_optional(pool)
-        .await
-        .map(|r| r.map(Task::from))
-    })
 }
 
 /// Bounds on the `due_sort` column (migration 0010), from a due filter and the owner's today.

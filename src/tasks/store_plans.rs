@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::tasks::model::{Priority, Sort};
+use crate::with_db_write;
 
 fn plan(sort: Sort) -> ListPlan {
     ListPlan {
@@ -195,7 +196,7 @@ async fn seed(db: &Db) {
                 priority: Priority::ALL[i % 5],
                 labels: vec![],
             };
-            insert_task(db, user, new).await.unwrap();
+            change(db, user, Log { door: "rest" }, Plan::Ops(vec![Op::Insert(new)])).await.unwrap();
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::on_both_databases;
 const OPENAI: &str = "openai:fake-model";
 const GEMINI: &str = "gemini:fake-gemini";
 const GEMINI_THEN_OPENAI: &str = "gemini:fake-gemini,openai:fake-model";
-const TOOL_NAMES: [&str; 6] = ["add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"];
+const TOOL_NAMES: [&str; 7] =
+    ["add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task", "undo_last_change"];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
@@ -187,10 +188,13 @@ fn assert_openai_tools(body: &Value) {
         assert!(list.get(filter).is_some(), "list_tasks filters by {filter}: {list}");
     }
     for name in ["complete_task", "reopen_task", "delete_task", "update_task"] {
-        assert_eq!(params(name)["required"], json!(["task_id"]), "{name}");
         assert_eq!(params(name)["properties"]["task_id"]["type"], "integer", "{name}");
+        // Or several at once.
+        assert_eq!(params(name)["properties"]["task_ids"]["type"], "array", "{name}");
+        assert_eq!(params(name)["properties"]["task_ids"]["maxItems"], 100, "{name}");
     }
     assert_eq!(params("update_task")["properties"]["title"]["type"], "string");
+    assert_eq!(params("delete_task")["properties"]["confirm"]["type"], "boolean");
 }
 
 fn assert_gemini_tools(body: &Value) {
@@ -209,8 +213,8 @@ fn assert_gemini_tools(body: &Value) {
         assert_eq!(d["parameters"]["type"], "object", "{d}");
     }
     let complete = decls.iter().find(|d| d["name"] == "complete_task").unwrap();
-    assert_eq!(complete["parameters"]["required"], json!(["task_id"]));
     assert_eq!(complete["parameters"]["properties"]["task_id"]["type"], "integer");
+    assert_eq!(complete["parameters"]["properties"]["task_ids"]["items"]["type"], "integer");
 }
 
 /// An event stream read as it arrives.

@@ -3,6 +3,7 @@
 mod common;
 
 mod accounts;
+mod activity;
 mod chat;
 mod cli;
 mod connections;

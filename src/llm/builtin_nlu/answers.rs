@@ -166,6 +166,15 @@ pub(super) fn sentence(s: String) -> String {
 }
 
 pub(super) fn answer_one(call: &ToolCall, result: &Value) -> String {
+    if call.name == "undo_last_change" {
+        return undo_text(result);
+    }
+    if error_of(result).and_then(Value::as_str) == Some("confirmation_required") {
+        return confirm_text(result);
+    }
+    if let Some(items) = result.get("results").and_then(Value::as_array) {
+        return batch_text(call, items);
+    }
     if let Some(err) = error_of(result) {
         return error_text(call, result, err);
     }
@@ -324,4 +333,102 @@ fn error_text(call: &ToolCall, result: &Value, err: &Value) -> String {
         out.push_str(&h);
     }
     out
+}
+
+/// Lines shown for a group of tasks before "…and N more".
+const GROUP_SHOWN: usize = 10;
+
+fn task_lines(items: &[&Value]) -> String {
+    let mut out = String::new();
+    for item in items.iter().take(GROUP_SHOWN) {
+        let (t, _) = TaskView::from_item(item);
+        out.push_str(&format!("\n- {}{}", t.number_prefix(), t.title_or("(untitled)")));
+    }
+    if items.len() > GROUP_SHOWN {
+        out.push_str(&format!("\n- …and {} more", items.len() - GROUP_SHOWN));
+    }
+    out
+}
+
+/// The question before deleting several tasks.
+fn confirm_text(result: &Value) -> String {
+    let found: Vec<&Value> = result.pointer("/tasks/found").and_then(Value::as_array).into_iter().flatten().collect();
+    let missing: Vec<String> = result
+        .pointer("/tasks/missing")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_i64)
+        .map(|n| n.to_string())
+        .collect();
+    let mut out = match found.len() {
+        0 => return format!("There are no tasks {} to delete.", missing.join(", ")),
+        1 => format!("Delete this task?{}", task_lines(&found)),
+        n => format!("Delete these {n} tasks?{}", task_lines(&found)),
+    };
+    if !missing.is_empty() {
+        out.push_str(&format!("\n(There is no task {}.)", missing.join(", ")));
+    }
+    out.push_str("\nSay yes to delete, or no to keep them.");
+    out
+}
+
+/// What a change to several tasks did, task by task.
+fn batch_text(call: &ToolCall, items: &[Value]) -> String {
+    let ok: Vec<&Value> = items.iter().filter(|i| i["ok"] == true).filter_map(|i| i.get("task")).collect();
+    let failed: Vec<String> = items
+        .iter()
+        .filter(|i| i["ok"] != true)
+        .filter_map(|i| i.get("number").and_then(Value::as_i64))
+        .map(|n| n.to_string())
+        .collect();
+    let verb = match call.name.as_str() {
+        "complete_task" => "Completed",
+        "reopen_task" => "Reopened",
+        "delete_task" => "Deleted",
+        _ => "Updated",
+    };
+    let mut out = match ok.len() {
+        0 => String::new(),
+        1 => format!("{verb} 1 task:{}", task_lines(&ok)),
+        n => format!("{verb} {n} tasks:{}", task_lines(&ok)),
+    };
+    if !failed.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let which = if failed.len() == 1 { "task" } else { "tasks" };
+        out.push_str(&format!(
+            "There is no {which} {}, so I left {}.",
+            failed.join(", "),
+            if failed.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    if ok.len() > 1 {
+        out.push_str("\nSay \"undo\" to take that back.");
+    }
+    out
+}
+
+fn undo_text(result: &Value) -> String {
+    if let Some(message) = result.get("message").and_then(Value::as_str).filter(|_| error_of(result).is_some()) {
+        return md(message);
+    }
+    let changes: Vec<&Value> = result.get("changes").and_then(Value::as_array).into_iter().flatten().collect();
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let (t, done) = TaskView::from_item(c.get("task").unwrap_or(&Value::Null));
+            let name = format!("{}{}", t.number_prefix(), t.title_or("(untitled)"));
+            match c.get("undone").and_then(Value::as_str) {
+                Some("restored") => format!("- brought back {name}"),
+                Some("removed") => format!("- removed {name}"),
+                _ => format!("- {name} is as it was{}", if done { " (done)" } else { "" }),
+            }
+        })
+        .collect();
+    match lines.len() {
+        0 => "There was nothing to undo.".into(),
+        _ => format!("Undone:\n{}", lines.iter().take(GROUP_SHOWN).cloned().collect::<Vec<_>>().join("\n")),
+    }
 }

@@ -399,3 +399,16 @@ fn is_past_verb(w: &str, had_subject: bool) -> bool {
     }
     irregular_base(w).is_some_and(|b| b != w) || (w.len() >= 5 && w.ends_with("ed") && !w.ends_with("eed"))
 }
+
+/// "undo", "undo that", "take that back": the person's last change, whichever door made it.
+pub(super) fn try_undo(text: &str) -> Option<Outcome> {
+    #[rustfmt::skip]
+    const UNDO: &[&str] = &[
+        "undo", "undo that", "undo it", "undo this", "undo the last change", "undo last change", "undo my last change",
+        "undo the last thing", "undo last", "undo the last one", "revert that", "revert it", "revert the last change",
+        "take that back", "put it back", "deshacer", "deshaz eso", "deshazlo", "wapas karo", "undo karo",
+    ];
+    let l = fold(text);
+    let l = l.trim_end_matches(['.', '!']).trim();
+    UNDO.contains(&l).then(|| Outcome::Calls(vec![super::calls::tool("undo_last_change", serde_json::json!({}))]))
+}

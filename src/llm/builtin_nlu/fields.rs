@@ -612,7 +612,7 @@ pub(super) fn try_reopen(text: &str, ctx: &Context) -> Option<Outcome> {
     let w = tokens(text);
     if w.iter().any(|t| t == "undo") {
         return Some(Outcome::Info(
-            "I can't undo yet. Tell me what to change instead, e.g. \"delete 7\" to remove a task I just added, or \"reopen 3\"."
+            "I undo your last change when you say \"undo\". To change one task, say what to change, e.g. \"reopen 3\" or \"delete 7\"."
                 .to_string(),
         ));
     }
@@ -1062,7 +1062,8 @@ mod tests {
             ("mark the electricity bill as not done", Exp::Calls(vec![("reopen_task", json!({"task_id": 4}))])),
             ("uncheck 4 and 5", Exp::Calls(vec![("reopen_task", json!({"task_id": 4}))])),
             ("I'm not done with the report", Exp::Reply("still open")),
-            ("undo", Exp::Reply("can't undo")),
+            ("undo", Exp::Calls(vec![("undo_last_change", json!({}))])),
+            ("undo completing 3", Exp::Reply("say \"undo\"")),
             // ---- filtered listings ----
             ("what's due today?", list(json!({"status": "pending", "due": "today"}))),
             ("what's overdue", list(json!({"status": "pending", "due": "overdue"}))),
@@ -1092,7 +1093,8 @@ mod tests {
     fn fields_table() {
         let tasks = tasks();
         let now = test_now();
-        let ctx = Context { tasks: &tasks, last_mentioned: Some(6), user_name: None, now: &now, more: None };
+        let ctx =
+            Context { tasks: &tasks, last_mentioned: Some(6), user_name: None, now: &now, more: None, pending: None };
         let rows = rows();
         assert!(rows.len() >= 60, "{} rows", rows.len());
         let mut failures = Vec::new();
@@ -1118,7 +1120,14 @@ mod tests {
         let tasks = tasks();
         let now = test_now();
         let more = json!({"status": "pending", "due": "today", "cursor": "abc"});
-        let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: None, now: &now, more: Some(&more) };
+        let ctx = Context {
+            tasks: &tasks,
+            last_mentioned: None,
+            user_name: None,
+            now: &now,
+            more: Some(&more),
+            pending: None,
+        };
         for text in ["more", "show more", "next page", "the rest?"] {
             match decide(text, &ctx) {
                 Decision::Call(calls) => {

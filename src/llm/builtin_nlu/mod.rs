@@ -33,9 +33,14 @@
 //! ("everything due today") or words of its title, compared by stems ("I bought the milk" → "buy milk"). An
 //! unclear reference gets a question listing the candidates; no match names the closest titles.
 //!
-//! Not supported (answered with help or a polite refusal): "undo", bulk deletes other than "clear completed"
-//! (a whole list or a due-date group is refused), several word-references in one request when one of them is
-//! ambiguous, and imperatives with no command verb ("buy milk" alone).
+//! Undo ("undo", "undo that", "take that back") reverses the person's last change, a whole batch at once.
+//! Deleting more than one task goes as one `delete_task` call with `task_ids`, which the tool answers with the
+//! tasks to confirm; the question is the answer, and the next message's "yes" (or "no") is read against it
+//! (`Context::pending`, found in the conversation's last exchange, so it survives a restart).
+//!
+//! Not supported (answered with help or a polite refusal): bulk deletes other than "clear completed" and lists
+//! of numbers (a whole list or a due-date group is refused), several word-references in one request when one
+//! of them is ambiguous, and imperatives with no command verb ("buy milk" alone).
 //!
 //! Where each concern lives:
 //! - this module: the public types, [`decide`], [`compose_answer`], and the order of the rules above.
@@ -104,6 +109,8 @@ pub struct Context<'a> {
     pub now: &'a jiff::ZonedDateTime,
     /// The `list_tasks` arguments for the page after the last list the conversation showed, if more follow.
     pub more: Option<&'a Value>,
+    /// The `delete_task` arguments of the last turn, when they came back asking for the person's yes.
+    pub pending: Option<&'a Value>,
 }
 
 /// What to do with a message.
@@ -117,7 +124,19 @@ pub enum Decision {
 
 /// Reads one chat message and decides which tools to call, or what to answer directly.
 pub fn decide(message: &str, ctx: &Context) -> Decision {
-    render(interpret(message, ctx), ctx)
+    render(one_delete(interpret(message, ctx)), ctx)
+}
+
+/// Several deletions become one call with `task_ids`, which asks the person first (the tool answers with the
+/// tasks to confirm), as a model is told to do.
+fn one_delete(outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::Calls(calls) if calls.len() > 1 && calls.iter().all(|c| c.name == "delete_task") => {
+            let ids: Vec<Value> = calls.iter().filter_map(|c| c.arguments.get("task_id").cloned()).collect();
+            Outcome::Calls(vec![calls::tool("delete_task", serde_json::json!({ "task_ids": ids }))])
+        }
+        other => other,
+    }
 }
 
 /// After the tool calls ran: each call with its JSON result → the friendly final text confirming what was done.
@@ -208,6 +227,20 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
         } else {
             Outcome::Help { understood: true }
         };
+    }
+    if let Some(args) = ctx.pending {
+        match phrasing::yes_or_no(text) {
+            Some(true) => {
+                let mut args = args.clone();
+                args["confirm"] = Value::Bool(true);
+                return Outcome::Calls(vec![calls::tool("delete_task", args)]);
+            }
+            Some(false) => return Outcome::Info("Okay, I kept them: nothing was deleted.".into()),
+            None => {}
+        }
+    }
+    if let Some(o) = commands::try_undo(text) {
+        return o;
     }
     if let Some(o) = smalltalk(text) {
         return o;

@@ -126,3 +126,28 @@ pub(super) fn smalltalk(text: &str) -> Option<Outcome> {
     }
     None
 }
+
+/// An answer to a yes-or-no question: `Some(true)` for yes, `Some(false)` for no, `None` for anything else
+/// (which is read as a new request).
+pub(super) fn yes_or_no(text: &str) -> Option<bool> {
+    #[rustfmt::skip]
+    const YES: &[&str] = &[
+        "yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "confirm", "confirmed", "do it", "go ahead",
+        "yes please", "yes delete them", "delete them", "yes do it", "correct", "right", "absolutely", "of course",
+        "sí", "si", "claro", "dale", "haan", "han", "ji", "ji haan", "ہاں", "جی", "جی ہاں",
+    ];
+    #[rustfmt::skip]
+    const NO: &[&str] = &[
+        "no", "n", "nope", "nah", "cancel", "don't", "dont", "no thanks", "keep them", "never mind", "nevermind",
+        "stop", "no don't", "nahin", "nahi", "نہیں",
+    ];
+    let l = fold(text);
+    let l = l.trim_end_matches(['.', '!', '?', '؟']).trim();
+    if YES.contains(&l) {
+        Some(true)
+    } else if NO.contains(&l) {
+        Some(false)
+    } else {
+        None
+    }
+}

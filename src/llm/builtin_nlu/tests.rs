@@ -70,7 +70,7 @@ fn with_ctx<R>(cx: Cx, f: impl FnOnce(&Context) -> R) -> R {
         Cx::U => (Some(4), None),
     };
     let now = test_now();
-    let ctx = Context { tasks: &tasks, last_mentioned: last, user_name: name, now: &now, more: None };
+    let ctx = Context { tasks: &tasks, last_mentioned: last, user_name: name, now: &now, more: None, pending: None };
     f(&ctx)
 }
 
@@ -354,7 +354,9 @@ fn rows() -> Vec<(&'static str, Cx, Exp)> {
         ("delete the dentist, the report", S, c(&[del(6), del(3)])),
         ("delete milk and eggs", S, amb(&[1, 4])),
         ("the report can go", S, c(&[del(3)])),
-        ("undo", S, Exp::Info),
+        ("undo", S, Exp::Calls(vec![tool("undo_last_change", json!({}))])),
+        ("undo that!", S, Exp::Calls(vec![tool("undo_last_change", json!({}))])),
+        ("undo completing 3", S, Exp::Info),
         // ---- updating ----
         ("rename 2 to oat milk", S, c(&[ren(2, "oat milk")])),
         ("rename the milk one to oat milk", S, amb(&[1, 4])),
@@ -453,7 +455,7 @@ fn an_exact_spelling_outranks_near_spellings() {
         task(3, "call supplier mabababa", false),
     ];
     let now = test_now();
-    let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: None, now: &now, more: None };
+    let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: None, now: &now, more: None, pending: None };
     assert_eq!(decide("i finished call supplier dabababa", &ctx), Decision::Call(vec![done(2)]));
     // A typo that is as near to two titles as to any stays a question.
     assert!(
@@ -465,7 +467,7 @@ fn an_exact_spelling_outranks_near_spellings() {
 fn ambiguous_delete_marks_done_candidates() {
     let tasks = vec![task(1, "pay rent", true), task(2, "pay rent", false)];
     let now = test_now();
-    let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: None, now: &now, more: None };
+    let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: None, now: &now, more: None, pending: None };
     assert_eq!(
         decide("delete pay rent", &ctx),
         Decision::Reply("Which one do you mean: 1 (pay rent, already done) or 2 (pay rent)?".to_string())
@@ -799,7 +801,8 @@ fn echoed_text_never_becomes_markdown() {
     let tasks = vec![task(1, EVIL, false), task(2, EVIL, true)];
     let now = test_now();
     let name = "[Sam](https://evil.example) <i>";
-    let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: Some(name), now: &now, more: None };
+    let ctx =
+        Context { tasks: &tasks, last_mentioned: None, user_name: Some(name), now: &now, more: None, pending: None };
     for message in ["thanks", "delete click me now", "delete zzqq **bold** [a](https://x.example)", "reopen 1", "hello"]
     {
         match decide(message, &ctx) {
