@@ -227,6 +227,12 @@ describe("taskchat in the browser", { timeout: 300_000 }, () => {
     await pendingList(page).getByText("water the plants").waitFor();
     await page.getByRole("button", { name: /Delete task 3/ }).click();
     await pendingList(page).getByText("water the plants").waitFor({ state: "detached" });
+    // Undo brings it back under its number; deleting it again keeps the story below as it was.
+    await page.getByRole("button", { name: "Undo" }).click();
+    await pendingList(page).getByText("water the plants").waitFor();
+    await page.getByRole("button", { name: /Delete task 3/ }).waitFor();
+    await page.getByRole("button", { name: /Delete task 3/ }).click();
+    await pendingList(page).getByText("water the plants").waitFor({ state: "detached" });
     await ask(page, "add a task to book the dentist");
     await pendingList(page).getByText("book the dentist").waitFor();
   });

@@ -160,6 +160,10 @@ on_both_databases!(health_readiness_and_openapi, |backend: Backend| async move {
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
+        ("/api/tasks/bulk", "post"),
+        ("/api/activity", "get"),
+        ("/api/activity/undo", "post"),
+        ("/api/activity/{id}/undo", "post"),
         ("/api/auth/sign-up/email", "post"),
         ("/api/auth/sign-in/email", "post"),
         ("/api/auth/sign-out", "post"),

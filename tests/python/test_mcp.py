@@ -42,18 +42,28 @@ BIN = os.environ.get("TASKCHAT_BIN") or str(ROOT / "target" / "debug" / "taskcha
 PG_ADMIN_URL = os.environ.get("TASKCHAT_TEST_DATABASE_URL")
 PASSWORD = "correct horse battery"
 TRUSTED_ORIGIN = "http://localhost:3000"
-TOOL_NAMES = ["add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"]
+TOOL_NAMES = [
+    "add_task",
+    "list_tasks",
+    "complete_task",
+    "reopen_task",
+    "delete_task",
+    "update_task",
+    "undo_last_change",
+]
 # What src/chat/tools.rs defines: each tool's properties and required ones (user_id is MCP's addition).
 SCHEMAS = {
     "add_task": ({"title", "description", "due", "priority", "labels"}, ["title"]),
     "list_tasks": ({"status", "search", "label", "priority", "due", "sort", "limit", "cursor"}, None),
-    "complete_task": ({"task_id"}, ["task_id"]),
-    "reopen_task": ({"task_id"}, ["task_id"]),
-    "delete_task": ({"task_id"}, ["task_id"]),
+    # One task by task_id, or several by task_ids.
+    "complete_task": ({"task_id", "task_ids"}, None),
+    "reopen_task": ({"task_id", "task_ids"}, None),
+    "delete_task": ({"task_id", "task_ids", "confirm"}, None),
     "update_task": (
-        {"task_id", "title", "description", "due", "priority", "labels", "add_labels", "remove_labels"},
-        ["task_id"],
+        {"task_id", "task_ids", "title", "description", "due", "priority", "labels", "add_labels", "remove_labels"},
+        None,
     ),
+    "undo_last_change": (set(), None),
 }
 # The SDK's two ways in: the 2026-07-28 protocol (discover) and the initialize handshake.
 MODES = {"modern": "auto", "legacy": "legacy"}
@@ -424,6 +434,51 @@ async def test_every_tool_changes_what_rest_shows(deployment: Deployment, mode: 
         assert [(t["number"], t["title"], t["completed"]) for t in listed["tasks"]] == [
             (t["number"], t["title"], t["completed"]) for t in rest
         ]
+
+
+@pytest.mark.anyio
+async def test_batches_report_each_task_confirm_deletions_and_undo(deployment: Deployment) -> None:
+    ada = sign_up(deployment)
+    async with mcp_http(deployment.url, ada.token) as client:
+        for title in ["one", "two", "three"]:
+            assert not (await call(client, "add_task", {"title": title, "labels": ["home"]}))[0]
+        # A batch with a missing task: the others are done, each result says what happened (and the SDK checks
+        # the structured content against the tool's output schema).
+        is_error, done = await call(client, "complete_task", {"task_ids": [1, 2, 9]})
+        assert not is_error and (done["succeeded"], done["failed"]) == (2, 1)
+        assert [r["ok"] for r in done["results"]] == [True, True, False]
+        assert done["results"][0]["task"]["completed"] is True
+        assert "no task 9" in done["results"][2]["error"]
+        # Deleting several without confirm changes nothing and says what to ask about.
+        is_error, asked = await call(client, "delete_task", {"task_ids": [1, 2, 3]})
+        assert is_error and asked["error"] == "confirmation_required"
+        assert [t["title"] for t in asked["tasks"]["found"]] == ["one", "two", "three"]
+        assert len(rest_tasks(deployment, ada.token)) == 3
+        is_error, deleted = await call(client, "delete_task", {"task_ids": [1, 2, 3], "confirm": True})
+        assert not is_error and deleted["deleted"] is True and deleted["succeeded"] == 3
+        assert rest_tasks(deployment, ada.token) == []
+        # One undo brings the three back, as they were; the next reverses the completions.
+        is_error, undone = await call(client, "undo_last_change", {})
+        assert not is_error and undone["count"] == 3
+        assert {c["undone"] for c in undone["changes"]} == {"restored"}
+        back = rest_tasks(deployment, ada.token)
+        assert [(t["number"], t["completed"], t["labels"]) for t in back] == [
+            (1, True, ["home"]),
+            (2, True, ["home"]),
+            (3, False, ["home"]),
+        ]
+        is_error, undone = await call(client, "undo_last_change", {})
+        assert not is_error and undone["count"] == 2
+        assert not any(t["completed"] for t in rest_tasks(deployment, ada.token))
+        r = httpx2.get(
+            f"{deployment.url}/api/activity", headers={"Authorization": f"Bearer {ada.token}"}, timeout=10
+        )
+        assert r.status_code == 200
+        assert {e["door"] for e in r.json()["entries"]} == {"mcp"}
+        # Bad lists are error results.
+        for args in [{"task_ids": []}, {"task_ids": list(range(1, 102))}, {"task_ids": ["x"]}]:
+            is_error, bad = await call(client, "complete_task", args)
+            assert is_error and bad["error"] == "invalid_arguments", args
 
 
 @pytest.mark.anyio

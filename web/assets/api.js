@@ -218,6 +218,12 @@ export const renameTask = (n, title) => patchTask(n, { title });
 /** @param {number} n */
 export const deleteTask = (n) => json("DELETE", `/api/tasks/${n}`);
 
+/**
+ * Undoes the person's newest change still standing (a whole bulk change at once), from whichever door.
+ * @returns {Promise<{ count: number, changes: { number: number, undone: "restored" | "removed" | "reverted", task: Task }[] }>}
+ */
+export const undoLast = () => json("POST", "/api/activity/undo", {});
+
 // ---- chat (ChatKit) -------------------------------------------------------------------------------------
 
 /**

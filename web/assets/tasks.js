@@ -3,7 +3,7 @@
 // Rows are patched one at a time: a change made here, by the assistant or anywhere else (the live events)
 // touches its own row only, so thousands of tasks stay smooth. Due dates read in the person's time zone.
 
-import { addTask, byId, listLabels, listTasks, patchTask } from "./api.js";
+import { addTask, byId, listLabels, listTasks, patchTask, undoLast } from "./api.js";
 import { inDueFilter, labelKey, matchesSearch, orders, words } from "./due.js";
 import { wireRows } from "./taskedit.js";
 import { detailsError, fillRow, makeRow } from "./taskrow.js";
@@ -428,6 +428,27 @@ export function taskPanel(hooks) {
   }
 
   wireRows(panel, { find, save, act, newTask, isMoving: () => moving });
+
+  // Undo: the server reverses the last change (made here, by the assistant, or over MCP) and says what it did.
+  const undoButton = byId("undo-change", HTMLButtonElement);
+  undoButton.addEventListener("click", async () => {
+    showError();
+    undoButton.disabled = true;
+    try {
+      const u = await undoLast();
+      for (const c of u.changes) {
+        apply(c.undone === "removed" ? "task.deleted" : c.undone === "restored" ? "task.created" : "task.updated", c.task);
+      }
+      const first = u.changes[0];
+      hooks.announce(
+        u.count === 1 && first ? `Undone: task ${first.number}, “${first.task.title}”, is as it was.` : `Undone: ${u.count} tasks are as they were.`,
+      );
+    } catch (e) {
+      if (!hooks.onError(e)) showError(msg(e));
+    } finally {
+      undoButton.disabled = false;
+    }
+  });
 
   // ---- filters and the add form -------------------------------------------------------------------------
 
