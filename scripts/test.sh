@@ -309,6 +309,18 @@ if ((build_rc == 0)); then
 else
   skip_step "rust tests (sqlite + postgres)" "build failed"
 fi
+# The assistant's own dialogue corpus: validated, then scored by category with the builtin assistant. The floor
+# is the score it has reached (raise it as the assistant learns); falling below it fails.
+EVAL_FLOOR=48
+corpus() {
+  python3 tests/dialogues/check.py >/dev/null
+  "$TASKCHAT_BIN" eval --corpus tests/dialogues --models builtin --min-score "$EVAL_FLOOR" --show-failures 0
+}
+if ((build_rc == 0 || CUSTOM_BIN)); then
+  run_step "dialogue corpus (builtin assistant, floor ${EVAL_FLOOR}%)" corpus
+else
+  skip_step "dialogue corpus (builtin assistant, floor ${EVAL_FLOOR}%)" "build failed"
+fi
 run_step "python deps (.venv)" py_deps
 py_rc=$LAST_RC
 if (((build_rc == 0 || CUSTOM_BIN) && py_rc == 0)); then

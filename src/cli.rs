@@ -62,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Mcp(args)) => crate::mcp::stdio::run(&cli.common, &args.user).await,
         Some(Command::Users { action }) => crate::admin_cli::users(&cli.common, action).await,
         Some(Command::Sessions { action }) => crate::admin_cli::sessions(&cli.common, action).await,
+        Some(Command::Eval(args)) => crate::eval::run(&args).await,
     }
 }
 

@@ -36,6 +36,31 @@ pub enum Command {
         #[command(subcommand)]
         action: SessionsAction,
     },
+    /// Run a corpus of dialogues (tests/dialogues) against the configured assistant and score it by category.
+    Eval(EvalArgs),
+}
+
+/// Settings of `taskchat eval`. The assistant is chosen as for `serve` (TASKCHAT_MODELS and the provider keys).
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// A corpus file (a JSON array of dialogues) or a directory of them.
+    #[arg(long, value_name = "PATH")]
+    pub corpus: std::path::PathBuf,
+    /// Only these categories (repeat the flag for several).
+    #[arg(long, value_name = "NAME")]
+    pub category: Vec<String>,
+    /// Only dialogues whose id contains this.
+    #[arg(long, value_name = "TEXT")]
+    pub only: Option<String>,
+    /// Exit with failure when fewer than this percentage of the dialogues pass.
+    #[arg(long, value_name = "PERCENT")]
+    pub min_score: Option<f64>,
+    /// Print this many failing dialogues, turn by turn.
+    #[arg(long, default_value_t = 15, value_name = "N")]
+    pub show_failures: usize,
+    /// Which models answer, as TASKCHAT_MODELS (e.g. "builtin", "openai:gpt-4o-mini").
+    #[arg(long, value_name = "LIST")]
+    pub models: Option<String>,
 }
 
 #[derive(Subcommand, Debug, Clone)]

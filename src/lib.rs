@@ -12,6 +12,7 @@ pub mod config;
 pub mod conn;
 pub mod db;
 pub mod error;
+pub mod eval;
 pub mod events;
 pub mod files;
 #[cfg(any(test, fuzzing))]

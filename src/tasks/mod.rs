@@ -13,6 +13,6 @@ pub use store::Change;
 pub use model::{
     Activity, ActivityPage, BulkAction, BulkItem, Door, Due, DueFilter, DueInput, LabelCount, MAX_ACTIVITY_PAGE,
     MAX_DESCRIPTION, MAX_DUE_WORDS, MAX_LABEL, MAX_LABELS, MAX_LIMIT, MAX_TITLE, NewTask, Owner, Priority, Sort,
-    StatusFilter, Task, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery, UndoError, Undone, label_key,
+    StatusFilter, Task, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery, UndoError, Undone, label_key, set_clock,
 };
 pub use service::TaskService;

@@ -175,7 +175,24 @@ impl Owner {
     }
 
     pub fn now(&self) -> ZonedDateTime {
-        jiff::Timestamp::now().to_zoned_datetime(self.zone.clone())
+        clock_now().to_zoned_datetime(self.zone.clone())
+    }
+}
+
+/// The instant a person's "now" is read at, in milliseconds since the epoch; `i64::MIN` for the system clock.
+/// Only `taskchat eval` sets it: each of its dialogues happens at the time it states.
+static FIXED_NOW_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MIN);
+
+/// Fixes the clock that people's dates are reckoned by (`None`: the system clock again).
+pub fn set_clock(at: Option<jiff::Timestamp>) {
+    let ms = at.map_or(i64::MIN, |t| t.as_millisecond());
+    FIXED_NOW_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn clock_now() -> jiff::Timestamp {
+    match FIXED_NOW_MS.load(std::sync::atomic::Ordering::Relaxed) {
+        i64::MIN => jiff::Timestamp::now(),
+        ms => jiff::Timestamp::from_millisecond(ms).unwrap_or_else(|_| jiff::Timestamp::now()),
     }
 }
 
