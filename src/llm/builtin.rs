@@ -19,6 +19,9 @@ pub struct Builtin;
 const SEARCH_CANDIDATES: usize = 50;
 /// Tasks the conversation touched lately that are looked up again ("it", "the milk one").
 const RECENT_CANDIDATES: usize = 20;
+/// Words of a message looked up by their first letters when no title has them, and the tasks read for each.
+const MISSPELT_WORDS: usize = 3;
+const PREFIX_CANDIDATES: usize = 20;
 /// The page "everything" acts on.
 const BULK_PAGE: usize = 100;
 
@@ -107,7 +110,23 @@ async fn candidates(
     let mut numbers = numbers_in(message);
     numbers.extend(touched(history).into_iter().take(RECENT_CANDIDATES));
     let mut found = lookup.numbers(&numbers).await?;
-    found.extend(lookup.search(&nlu::search_text(message), SEARCH_CANDIDATES).await?);
+    let words = nlu::search_text(message);
+    found.extend(lookup.search(&words, SEARCH_CANDIDATES).await?);
+    // A word no title has may be a misspelt one ("the dentsit"): the tasks whose words start as it does are
+    // read (by the full-text index's prefix lookup, a page each, for at most a few words), and the reference
+    // compares their titles by spelling.
+    let unmatched: Vec<String> = words
+        .split_whitespace()
+        .filter(|w| w.chars().count() >= 5 && w.chars().all(char::is_alphabetic))
+        .filter(|w| !found.iter().any(|t| t.title.to_lowercase().contains(&w.to_lowercase())))
+        .map(str::to_lowercase)
+        .take(MISSPELT_WORDS)
+        .collect();
+    for w in unmatched {
+        let prefix: String = w.chars().take(3).collect();
+        let query = TaskQuery { q: Some(prefix), limit: Some(PREFIX_CANDIDATES), ..Default::default() };
+        found.extend(lookup.list(&query).await?);
+    }
     // "push everything due today to tomorrow": the first page of that group, by the due index.
     if let Some(group) = nlu::due_group_in(message, now) {
         let due = crate::tasks::DueFilter::parse(&group.filter()).ok();

@@ -63,6 +63,7 @@ mod fields;
 mod phrasing;
 mod references;
 mod text;
+mod typos;
 mod words;
 
 pub use fields::due_group_in;
@@ -218,7 +219,9 @@ enum Purpose {
 fn interpret(message: &str, ctx: &Context) -> Outcome {
     let normalized = normalize(message);
     let cleaned = strip_fillers(&normalized);
-    let text = cleaned.text;
+    let titles: Vec<String> = ctx.tasks.iter().flat_map(|t| words::tokens(&t.title)).collect();
+    let corrected = typos::correct(cleaned.text, &titles);
+    let text = corrected.as_str();
     if text.is_empty() {
         return if cleaned.thanked {
             Outcome::Thanks

@@ -331,7 +331,7 @@ fn word_match(a: &str, b: &str) -> bool {
 }
 
 /// Edit distance counting an adjacent swap as one edit ("dentsit" → "dentist").
-fn osa_distance(a: &str, b: &str) -> usize {
+pub(super) fn osa_distance(a: &str, b: &str) -> usize {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for (i, row) in d.iter_mut().enumerate() {
