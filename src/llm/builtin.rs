@@ -240,9 +240,14 @@ fn step(request: &ModelRequest) -> Step<'_> {
 
 /// The answer for one model call of the loop, given the tasks the message can be about.
 fn respond(request: &ModelRequest, known: &[Task], now: &jiff::ZonedDateTime) -> Vec<Result<ModelEvent, LlmError>> {
+    let said = request.messages.iter().rev().find_map(|m| match m {
+        ChatMessage::User(text) => Some(text.as_str()),
+        _ => None,
+    });
+    let local = |answer: String| said.map_or_else(|| answer.clone(), |s| nlu::in_language_of(s, answer.clone()));
     let (message, before, index) = match step(request) {
         Step::Empty => return text_events(&nlu::compose_answer(&[])),
-        Step::Answer(pairs) => return text_events(&nlu::compose_answer(&pairs)),
+        Step::Answer(pairs) => return text_events(&local(nlu::compose_answer(&pairs))),
         Step::Decide { message, before, index } => (message, before, index),
     };
     let tasks: Vec<TaskRef> = known
@@ -266,7 +271,7 @@ fn respond(request: &ModelRequest, known: &[Task], now: &jiff::ZonedDateTime) ->
         more: more.as_ref(),
     };
     match nlu::decide(message, &ctx) {
-        Decision::Reply(text) => text_events(&text),
+        Decision::Reply(text) => text_events(&local(text)),
         Decision::Call(calls) => {
             let mut out: Vec<Result<ModelEvent, LlmError>> = calls
                 .into_iter()

@@ -60,6 +60,7 @@ mod answers;
 mod calls;
 mod commands;
 mod fields;
+mod lang;
 mod phrasing;
 mod references;
 mod text;
@@ -125,7 +126,18 @@ pub enum Decision {
 
 /// Reads one chat message and decides which tools to call, or what to answer directly.
 pub fn decide(message: &str, ctx: &Context) -> Decision {
+    // A message in another language is read in English, its titles kept as written.
+    let english = lang::to_english(message);
+    let message = english.as_ref().map_or(message, |(e, _)| e.as_str());
     render(one_delete(interpret(message, ctx)), ctx)
+}
+
+/// An answer in the language `message` was written in (English when it was, or when no table fits).
+pub fn in_language_of(message: &str, answer: String) -> String {
+    match lang::language_of(message) {
+        Some(l) => lang::localize(&answer, l),
+        None => answer,
+    }
 }
 
 /// Several deletions become one call with `task_ids`, which asks the person first (the tool answers with the
