@@ -56,6 +56,16 @@ pub fn builtin_target(data: &[u8]) {
     let last = (pick & 8 != 0 && count > 0).then_some(1);
     let more = json!({"status": "pending", "cursor": "abc"});
     let pending = json!({"task_ids": [1, 2]});
+    let last_turn = if pick & 4 != 0 {
+        builtin_nlu::LastTurn {
+            asked: Some("complete milk".into()),
+            group: vec![1, 2],
+            shown: vec![2, 1],
+            action: Some("complete_task".into()),
+        }
+    } else {
+        builtin_nlu::LastTurn::default()
+    };
     let ctx = Context {
         tasks: &tasks,
         last_mentioned: last,
@@ -63,6 +73,7 @@ pub fn builtin_target(data: &[u8]) {
         now: &now,
         more: (pick & 32 != 0).then_some(&more),
         pending: (pick & 128 != 0).then_some(&pending),
+        last: &last_turn,
     };
     match builtin_nlu::decide(&message, &ctx) {
         Decision::Reply(text) => assert!(!text.trim().is_empty(), "an empty reply to {message:?}"),

@@ -108,6 +108,12 @@ async fn candidates(
     now: &jiff::ZonedDateTime,
 ) -> anyhow::Result<Vec<Task>> {
     let mut numbers = numbers_in(message);
+    // An answer to a question ("the milk one", "2") is read with the request it answers.
+    let asked = last_turn(history).asked;
+    let message: &str = &match &asked {
+        Some(request) => format!("{request} {message}"),
+        None => message.to_string(),
+    };
     numbers.extend(touched(history).into_iter().take(RECENT_CANDIDATES));
     let mut found = lookup.numbers(&numbers).await?;
     let words = nlu::search_text(message);
@@ -165,6 +171,55 @@ fn next_page(messages: &[ChatMessage]) -> Option<Value> {
     }
     args["cursor"] = Value::String(cursor);
     Some(args)
+}
+
+/// What the conversation's previous exchange left for this message to refer to (see [`nlu::LastTurn`]).
+fn last_turn(before: &[ChatMessage]) -> nlu::LastTurn {
+    let mut last = nlu::LastTurn::default();
+    let Some(user) = before.iter().rposition(|m| matches!(m, ChatMessage::User(_))) else { return last };
+    let exchange = &before[user + 1..];
+    let ran_tools = exchange.iter().any(|m| matches!(m, ChatMessage::ToolResult { .. }));
+    let answer = exchange.iter().rev().find_map(|m| match m {
+        ChatMessage::Assistant { text, .. } if !text.is_empty() => Some(text.as_str()),
+        _ => None,
+    });
+    if let (false, Some(a), ChatMessage::User(asked)) = (ran_tools, answer, &before[user])
+        && a.trim_end().ends_with(['?', '؟'])
+    {
+        last.asked = Some(asked.clone());
+    }
+    let push = |out: &mut Vec<i64>, n: Option<i64>| {
+        if let Some(n) = n
+            && !out.contains(&n)
+        {
+            out.push(n);
+        }
+    };
+    for m in exchange {
+        match m {
+            ChatMessage::ToolResult { result, .. } => {
+                push(&mut last.group, result.pointer("/task/number").and_then(Value::as_i64));
+                for r in result.get("results").and_then(Value::as_array).into_iter().flatten() {
+                    push(&mut last.group, r.get("number").and_then(Value::as_i64));
+                }
+                if let Some(list) = result.get("tasks").and_then(Value::as_array) {
+                    last.shown.clear();
+                    for t in list {
+                        let n = t.get("number").and_then(Value::as_i64);
+                        push(&mut last.group, n);
+                        push(&mut last.shown, n);
+                    }
+                }
+            }
+            ChatMessage::Assistant { tool_calls, .. } => {
+                if let Some(c) = tool_calls.iter().rev().find(|c| c.name != "list_tasks") {
+                    last.action = Some(c.name.clone());
+                }
+            }
+            ChatMessage::User(_) => {}
+        }
+    }
+    last
 }
 
 /// The `delete_task` arguments of the previous exchange when the tool asked for the person's yes: what
@@ -262,10 +317,17 @@ fn respond(request: &ModelRequest, known: &[Task], now: &jiff::ZonedDateTime) ->
         .collect();
     let more = next_page(before);
     let pending = pending_confirmation(before);
+    let last = last_turn(before);
+    let mut last_mentioned = last_mentioned(before);
+    // "it" after a list of one is that task.
+    if last.shown.len() == 1 && last.group.len() == 1 {
+        last_mentioned = last.shown.first().copied();
+    }
     let ctx = Context {
         pending: pending.as_ref(),
+        last: &last,
         tasks: &tasks,
-        last_mentioned: last_mentioned(before),
+        last_mentioned,
         user_name: request.user_name.as_deref(),
         now,
         more: more.as_ref(),

@@ -900,7 +900,7 @@ pub(super) fn filter_words(args: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::tests::test_now;
-    use super::super::{Decision, decide};
+    use super::super::{Decision, LastTurn, decide};
     use super::*;
 
     fn task(number: i64, title: &str, completed: bool, due: Option<&str>, time: Option<&str>) -> TaskRef {
@@ -1093,8 +1093,15 @@ mod tests {
     fn fields_table() {
         let tasks = tasks();
         let now = test_now();
-        let ctx =
-            Context { tasks: &tasks, last_mentioned: Some(6), user_name: None, now: &now, more: None, pending: None };
+        let ctx = Context {
+            tasks: &tasks,
+            last_mentioned: Some(6),
+            user_name: None,
+            now: &now,
+            more: None,
+            pending: None,
+            last: &LastTurn::default(),
+        };
         let rows = rows();
         assert!(rows.len() >= 60, "{} rows", rows.len());
         let mut failures = Vec::new();
@@ -1127,6 +1134,7 @@ mod tests {
             now: &now,
             more: Some(&more),
             pending: None,
+            last: &LastTurn::default(),
         };
         for text in ["more", "show more", "next page", "the rest?"] {
             match decide(text, &ctx) {

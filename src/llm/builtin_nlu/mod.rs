@@ -60,6 +60,7 @@ mod answers;
 mod calls;
 mod commands;
 mod fields;
+mod followups;
 mod lang;
 mod phrasing;
 mod references;
@@ -113,6 +114,23 @@ pub struct Context<'a> {
     pub more: Option<&'a Value>,
     /// The `delete_task` arguments of the last turn, when they came back asking for the person's yes.
     pub pending: Option<&'a Value>,
+    /// What the last turn knew of the conversation (empty for a first message).
+    pub last: &'a LastTurn,
+}
+
+/// The conversation's last exchange, as the assistant reads it back from the stored messages (tool calls and
+/// results are stored with each answer), so a follow-up is understood after a restart and per conversation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LastTurn {
+    /// The person's message, when the answer to it was a question (no tool ran): "complete milk" before "Which
+    /// one do you mean: 1 (buy milk) or 3 (milk for the cat)?".
+    pub asked: Option<String>,
+    /// Every task the turn's tools touched or showed, in order: "both", "them", "all of them".
+    pub group: Vec<i64>,
+    /// The tasks of the last list it showed, in order: "the first one", "the last one".
+    pub shown: Vec<i64>,
+    /// The last tool that changed something ("complete_task"): "and 3", "the dishes too".
+    pub action: Option<String>,
 }
 
 /// What to do with a message.
@@ -253,6 +271,12 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
             Some(false) => return Outcome::Info("Okay, I kept them: nothing was deleted.".into()),
             None => {}
         }
+    }
+    if let Some(o) = followups::answer_to_question(text, ctx) {
+        return o;
+    }
+    if let Some(o) = followups::continuation(&normalized, ctx) {
+        return o;
     }
     if let Some(o) = commands::try_undo(text) {
         return o;

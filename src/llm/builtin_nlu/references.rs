@@ -21,7 +21,14 @@ use super::{Ask, Context, Outcome, Purpose, TaskRef, fields};
 const PRONOUNS: &[&str] = &[
     "it", "that", "this", "that one", "this one", "that task", "this task", "that item", "this item",
     "the last one", "last one", "the last task", "the latest one", "the one i just added",
-    "the one i just mentioned", "the same one", "same one", "them", "the previous one", "the new one",
+    "the one i just mentioned", "the same one", "same one", "the previous one", "the new one",
+];
+/// The tasks the last turn was about, together.
+#[rustfmt::skip]
+const GROUP: &[&str] = &[
+    "both", "both of them", "them", "them both", "all of them", "those", "these", "those ones", "these ones",
+    "them all", "the two", "both tasks", "the two of them", "each of them", "all of those", "all those",
+    "ambas", "ambos", "las dos", "los dos", "dono", "دونوں",
 ];
 #[rustfmt::skip]
 const EVERYTHING: &[&str] = &[
@@ -44,6 +51,28 @@ pub(super) fn resolve(phrase: &str, ctx: &Context, purpose: Purpose) -> Result<V
     let l = fold(p);
     if l.is_empty() {
         return Err(Outcome::Ask(Ask::WhichTask));
+    }
+    if GROUP.contains(&l.as_str()) {
+        let last = ctx.last;
+        let group = if last.group.len() >= 2 || last.shown.is_empty() { &last.group } else { &last.shown };
+        if !group.is_empty() {
+            return Ok(group.clone());
+        }
+        if !EVERYTHING.contains(&l.as_str()) {
+            return ctx.last_mentioned.map(|n| vec![n]).ok_or(Outcome::Ask(Ask::WhichTask));
+        }
+    }
+    // "the first one", "the last one" of the list just shown.
+    if !ctx.last.shown.is_empty()
+        && let Some(i) = super::followups::ordinal(&l)
+    {
+        let n = if i == usize::MAX { ctx.last.shown.last() } else { ctx.last.shown.get(i) };
+        if let Some(n) = n {
+            return Ok(vec![*n]);
+        }
+    }
+    if let Some(n) = super::followups::other_one(&l, ctx) {
+        return Ok(vec![n]);
     }
     if PRONOUNS.contains(&l.as_str()) {
         return ctx.last_mentioned.map(|n| vec![n]).ok_or(Outcome::Ask(Ask::WhichTask));

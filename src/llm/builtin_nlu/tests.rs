@@ -70,7 +70,15 @@ fn with_ctx<R>(cx: Cx, f: impl FnOnce(&Context) -> R) -> R {
         Cx::U => (Some(4), None),
     };
     let now = test_now();
-    let ctx = Context { tasks: &tasks, last_mentioned: last, user_name: name, now: &now, more: None, pending: None };
+    let ctx = Context {
+        tasks: &tasks,
+        last_mentioned: last,
+        user_name: name,
+        now: &now,
+        more: None,
+        pending: None,
+        last: &LastTurn::default(),
+    };
     f(&ctx)
 }
 
@@ -455,7 +463,15 @@ fn an_exact_spelling_outranks_near_spellings() {
         task(3, "call supplier mabababa", false),
     ];
     let now = test_now();
-    let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: None, now: &now, more: None, pending: None };
+    let ctx = Context {
+        tasks: &tasks,
+        last_mentioned: None,
+        user_name: None,
+        now: &now,
+        more: None,
+        pending: None,
+        last: &LastTurn::default(),
+    };
     assert_eq!(decide("i finished call supplier dabababa", &ctx), Decision::Call(vec![done(2)]));
     // A typo that is as near to two titles as to any stays a question.
     assert!(
@@ -467,7 +483,15 @@ fn an_exact_spelling_outranks_near_spellings() {
 fn ambiguous_delete_marks_done_candidates() {
     let tasks = vec![task(1, "pay rent", true), task(2, "pay rent", false)];
     let now = test_now();
-    let ctx = Context { tasks: &tasks, last_mentioned: None, user_name: None, now: &now, more: None, pending: None };
+    let ctx = Context {
+        tasks: &tasks,
+        last_mentioned: None,
+        user_name: None,
+        now: &now,
+        more: None,
+        pending: None,
+        last: &LastTurn::default(),
+    };
     assert_eq!(
         decide("delete pay rent", &ctx),
         Decision::Reply("Which one do you mean: 1 (pay rent, already done) or 2 (pay rent)?".to_string())
@@ -801,8 +825,15 @@ fn echoed_text_never_becomes_markdown() {
     let tasks = vec![task(1, EVIL, false), task(2, EVIL, true)];
     let now = test_now();
     let name = "[Sam](https://evil.example) <i>";
-    let ctx =
-        Context { tasks: &tasks, last_mentioned: None, user_name: Some(name), now: &now, more: None, pending: None };
+    let ctx = Context {
+        tasks: &tasks,
+        last_mentioned: None,
+        user_name: Some(name),
+        now: &now,
+        more: None,
+        pending: None,
+        last: &LastTurn::default(),
+    };
     for message in ["thanks", "delete click me now", "delete zzqq **bold** [a](https://x.example)", "reopen 1", "hello"]
     {
         match decide(message, &ctx) {

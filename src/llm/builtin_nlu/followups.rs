@@ -1,0 +1,163 @@
+//! Follow-ups: a message read against the conversation's last exchange ([`super::LastTurn`]).
+//! - An answer to the assistant's own question: "1", "the first one", "the second", "the milk one", "both",
+//!   "neither" (and "la primera", "pehla", "دوسرا"). The request it answers is read again with the chosen
+//!   task as the only one it can mean.
+//! - A continuation of the last action: "and 3", "oh and the dishes too", "the other one too".
+
+use super::calls::{complete_call, delete_call, tool};
+use super::references::resolve;
+use super::text::{fold, strip_any_prefix, strip_any_suffix};
+use super::{Ask, Context, Outcome, Purpose, TaskRef};
+
+#[rustfmt::skip]
+const NEITHER: &[&str] = &[
+    "neither", "none", "neither of them", "none of them", "neither one", "no", "nope", "nah", "ninguna", "ninguno",
+    "ninguna de las dos", "koi nahi", "koi bhi nahi", "dono nahi", "کوئی نہیں", "دونوں نہیں",
+];
+#[rustfmt::skip]
+const BOTH: &[&str] = &[
+    "both", "both of them", "all", "all of them", "them all", "both please", "ambas", "ambos", "las dos", "los dos",
+    "todas", "todos", "dono", "donon", "dono ko", "دونوں",
+];
+/// Ordinal words by the position they name (0: first; `usize::MAX`: last).
+#[rustfmt::skip]
+const ORDINALS: &[(&str, usize)] = &[
+    ("first", 0), ("1st", 0), ("primera", 0), ("primero", 0), ("pehla", 0), ("pehli", 0), ("pehla wala", 0),
+    ("پہلا", 0), ("پہلی", 0), ("second", 1), ("2nd", 1), ("segunda", 1), ("segundo", 1), ("doosra", 1),
+    ("doosri", 1), ("dusra", 1), ("دوسرا", 1), ("دوسری", 1), ("third", 2), ("3rd", 2), ("tercera", 2),
+    ("tercero", 2), ("teesra", 2), ("teesri", 2), ("تیسرا", 2), ("تیسری", 2), ("fourth", 3), ("4th", 3),
+    ("last", usize::MAX), ("última", usize::MAX), ("ultima", usize::MAX), ("último", usize::MAX),
+    ("aakhri", usize::MAX), ("آخری", usize::MAX), ("the latter", usize::MAX), ("the former", 0),
+];
+
+/// The position an ordinal reference names: "the first one", "the 2nd", "la primera", "pehla wala".
+pub(super) fn ordinal(phrase: &str) -> Option<usize> {
+    let l = fold(phrase);
+    let mut t = l.trim();
+    for lead in ["the", "la", "el", "lo"] {
+        if let Some(r) = t.strip_prefix(lead).filter(|r| r.starts_with(' ')) {
+            t = r.trim();
+        }
+    }
+    for trail in ["one", "task", "ones", "item", "wala", "wali", "والا", "والی", "tarea"] {
+        if let Some(r) = t.strip_suffix(trail).filter(|r| r.ends_with(' ')) {
+            t = r.trim();
+        }
+    }
+    ORDINALS.iter().find(|(w, _)| *w == t).map(|(_, i)| *i)
+}
+
+fn pick(list: &[i64], i: usize) -> Option<i64> {
+    if i == usize::MAX { list.last().copied() } else { list.get(i).copied() }
+}
+
+enum Choice {
+    Tasks(Vec<i64>),
+    Neither,
+}
+
+/// The tasks an answer chooses among `candidates` (empty when the question was "which task?").
+fn choose(text: &str, candidates: &[i64], ctx: &Context) -> Option<Choice> {
+    let l = fold(text.trim().trim_end_matches(['.', '!', '?', '؟']));
+    let l = l.trim();
+    if NEITHER.contains(&l) {
+        return Some(Choice::Neither);
+    }
+    if BOTH.contains(&l) && !candidates.is_empty() {
+        return Some(Choice::Tasks(candidates.to_vec()));
+    }
+    if let Some(i) = ordinal(l) {
+        return pick(candidates, i).map(|n| Choice::Tasks(vec![n]));
+    }
+    if let Some(n) = super::references::parse_number_ref(l) {
+        return Some(Choice::Tasks(vec![n]));
+    }
+    if candidates.is_empty() {
+        return None;
+    }
+    // "the milk one", "the one with Sara", "send": words of one candidate's title.
+    let phrase = strip_any_prefix(l, &["the one with", "the one for", "the one about", "the one", "la de", "el de"])
+        .map_or(l, |(r, _)| r);
+    let only: Vec<TaskRef> = ctx.tasks.iter().filter(|t| candidates.contains(&t.number)).cloned().collect();
+    let sub = Context { tasks: &only, ..*ctx };
+    match resolve(phrase, &sub, Purpose::Update) {
+        Ok(ns) if ns.len() == 1 => Some(Choice::Tasks(ns)),
+        _ => None,
+    }
+}
+
+/// When the last answer was a question, this message as the answer to it.
+pub(super) fn answer_to_question(text: &str, ctx: &Context) -> Option<Outcome> {
+    let request = ctx.last.asked.as_deref()?;
+    let plain = Context { last: &super::LastTurn::default(), ..*ctx };
+    let candidates = match super::interpret(request, &plain) {
+        Outcome::Ambiguous { candidates } => candidates,
+        Outcome::Ask(Ask::WhichTask) | Outcome::NotFound { .. } => vec![],
+        _ => return None,
+    };
+    match choose(text, &candidates, ctx)? {
+        Choice::Neither => Some(Outcome::Info("Okay, I left them as they are.".into())),
+        Choice::Tasks(numbers) => {
+            let mut calls = Vec::new();
+            for n in numbers {
+                let only: Vec<TaskRef> = ctx.tasks.iter().filter(|t| t.number == n).cloned().collect();
+                let sub = Context { tasks: &only, last_mentioned: Some(n), ..plain };
+                match super::interpret(request, &sub) {
+                    Outcome::Calls(c) => calls.extend(c),
+                    // The chosen task does not fit the words of the request: act on it as the request says.
+                    _ if only.is_empty() => return None,
+                    other => return Some(other),
+                }
+            }
+            Some(Outcome::Calls(calls))
+        }
+    }
+}
+
+/// "and 3", "oh and the dishes too", "the other one too", "also 5": the last action again, on new tasks.
+pub(super) fn continuation(normalized: &str, ctx: &Context) -> Option<Outcome> {
+    let action = ctx.last.action.as_deref()?;
+    let l = normalized.trim().trim_end_matches(['.', '!']);
+    let lead = strip_any_prefix(l, &["oh and", "and also", "and", "also", "plus", "y", "aur"]);
+    let trail = strip_any_suffix(lead.map_or(l, |(r, _)| r), &["too", "as well", "also", "también", "bhi"]);
+    let rest = match (lead, trail) {
+        (_, Some((r, _))) => r,
+        (Some((r, _)), None) => r,
+        (None, None) => return None,
+    };
+    let purpose = match action {
+        "complete_task" => Purpose::Complete,
+        "delete_task" => Purpose::Delete,
+        "reopen_task" => Purpose::Reopen,
+        _ => return None,
+    };
+    let numbers = match other_one(rest, ctx) {
+        Some(n) => vec![n],
+        None => resolve(rest, ctx, purpose).ok()?,
+    };
+    let calls = numbers
+        .into_iter()
+        .map(|n| match purpose {
+            Purpose::Delete => delete_call(n),
+            Purpose::Reopen => tool("reopen_task", serde_json::json!({ "task_id": n })),
+            _ => complete_call(n),
+        })
+        .collect();
+    Some(Outcome::Calls(calls))
+}
+
+/// "the other one": of the two tasks the last turn was about, the one it did not act on last.
+pub(super) fn other_one(phrase: &str, ctx: &Context) -> Option<i64> {
+    let l = fold(phrase);
+    if !["the other one", "the other", "other one", "the other task", "la otra", "el otro", "doosra wala"]
+        .contains(&l.trim())
+    {
+        return None;
+    }
+    let pool = if ctx.last.group.len() == 2 { &ctx.last.group } else { &ctx.last.shown };
+    match (pool.as_slice(), ctx.last_mentioned) {
+        ([a, b], Some(m)) if *a == m => Some(*b),
+        ([a, b], Some(m)) if *b == m => Some(*a),
+        _ => None,
+    }
+}
