@@ -62,6 +62,8 @@ pub fn builtin_target(data: &[u8]) {
             group: vec![1, 2],
             shown: vec![2, 1],
             action: Some("complete_task".into()),
+            call: Some(json!({"task_id": 1})),
+            request: Some("complete milk".into()),
         }
     } else {
         builtin_nlu::LastTurn::default()

@@ -183,6 +183,9 @@ fn last_turn(before: &[ChatMessage]) -> nlu::LastTurn {
         ChatMessage::Assistant { text, .. } if !text.is_empty() => Some(text.as_str()),
         _ => None,
     });
+    if let ChatMessage::User(request) = &before[user] {
+        last.request = Some(request.clone());
+    }
     if let (false, Some(a), ChatMessage::User(asked)) = (ran_tools, answer, &before[user])
         && a.trim_end().ends_with(['?', '؟'])
     {
@@ -214,6 +217,7 @@ fn last_turn(before: &[ChatMessage]) -> nlu::LastTurn {
             ChatMessage::Assistant { tool_calls, .. } => {
                 if let Some(c) = tool_calls.iter().rev().find(|c| c.name != "list_tasks") {
                     last.action = Some(c.name.clone());
+                    last.call = Some(c.arguments.clone());
                 }
             }
             ChatMessage::User(_) => {}

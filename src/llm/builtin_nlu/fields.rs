@@ -20,7 +20,7 @@ use super::add::clean_title;
 use super::answers::{join_or, label, md, sentence};
 use super::calls::tool;
 use super::commands::{clean_value, looks_like_add};
-use super::references::resolve;
+use super::references::{parse_number_list, parse_number_ref, resolve};
 use super::text::{fold, match_template, strip_any_prefix, strip_prefix_ci, strip_suffix_ci};
 use super::words::{DONE_TOKENS, NEGATIONS, tokens};
 use super::{Ask, Context, Outcome, Purpose, TaskRef, ToolCall};
@@ -535,7 +535,23 @@ pub(super) fn try_fields(text: &str, ctx: &Context) -> Option<Outcome> {
     for verb in ["label", "tag"] {
         if let Some(rest) = strip_prefix_ci(text, verb) {
             let words: Vec<&str> = rest.split(' ').collect();
-            let labels: Vec<String> = words.iter().rev().map_while(|w| label_token(w)).collect();
+            let mut labels: Vec<String> = words.iter().rev().map_while(|w| label_token(w)).collect();
+            // "label 3 work", "label it travel": one plain word after a task named by number or pronoun.
+            if labels.is_empty()
+                && words.len() >= 2
+                && let Some(last) = words.last().map(|w| w.trim_end_matches(['.', '!']))
+                && last.chars().all(char::is_alphanumeric)
+                && !last.is_empty()
+            {
+                let reference = words[..words.len() - 1].join(" ");
+                let named = parse_number_ref(&reference).is_some()
+                    || parse_number_list(&fold(&reference)).is_some()
+                    || ["it", "that", "this", "that one", "this one", "them", "both"]
+                        .contains(&fold(&reference).trim());
+                if named {
+                    labels.push(last.to_string());
+                }
+            }
             if !labels.is_empty() && labels.len() < words.len() {
                 let reference = words[..words.len() - labels.len()].join(" ");
                 let labels: Vec<String> = labels.into_iter().rev().collect();

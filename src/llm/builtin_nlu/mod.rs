@@ -62,6 +62,7 @@ mod commands;
 mod fields;
 mod followups;
 mod lang;
+mod multi;
 mod phrasing;
 mod references;
 mod text;
@@ -131,6 +132,10 @@ pub struct LastTurn {
     pub shown: Vec<i64>,
     /// The last tool that changed something ("complete_task"): "and 3", "the dishes too".
     pub action: Option<String>,
+    /// That call's arguments: "no, I meant 4" makes it again on task 4.
+    pub call: Option<Value>,
+    /// The person's message of the last turn.
+    pub request: Option<String>,
 }
 
 /// What to do with a message.
@@ -284,6 +289,9 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
     if let Some(o) = smalltalk(text) {
         return o;
     }
+    if let Some(o) = multi::try_multi(text, ctx) {
+        return o;
+    }
     let steps: [fn(&str, &Context) -> Option<Outcome>; 9] = [
         fields::try_more,
         fields::try_search,
@@ -304,6 +312,14 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
         && let Some(o) = try_past_tense(text, ctx)
     {
         return o;
+    }
+    // "milk tomorrow", "dentist friday 3pm": a few words and when, with no verb, is a task to add.
+    if !cleaned.question
+        && text.split_whitespace().count() <= 8
+        && let Some(Outcome::Calls(calls)) = try_add(&format!("add {text}"), ctx)
+        && calls.iter().all(|c| c.name == "add_task" && c.arguments.get("due").is_some())
+    {
+        return Outcome::Calls(calls);
     }
     Outcome::Help { understood: false }
 }

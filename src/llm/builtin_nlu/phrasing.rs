@@ -16,7 +16,21 @@ pub(super) fn normalize(message: &str) -> String {
             c => s.push(c),
         }
     }
-    s.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+    let words: Vec<&str> = s.split(' ').filter(|w| !w.is_empty()).collect();
+    // Emoji around a request ("ugh 😩 add laundry", "make 3 urgent 🙏") say how, not what; inside a title they stay.
+    let start = words.iter().position(|w| !w.chars().all(is_emoji)).unwrap_or(words.len());
+    let end = words.iter().rposition(|w| !w.chars().all(is_emoji)).map_or(start, |i| i + 1);
+    let mut out = words[start..end.max(start)].join(" ");
+    let kept = out.trim_start_matches(is_emoji).len();
+    out.replace_range(..out.len() - kept, "");
+    let kept = out.trim_end_matches(is_emoji).trim_end().len();
+    out.truncate(kept);
+    out
+}
+
+/// Pictographs, their modifiers and joiners.
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0xFE0F | 0x200D)
 }
 
 pub(super) struct Cleaned<'a> {
@@ -44,6 +58,9 @@ const LEADING_FILLERS: &[&str] = &[
     "are you able to", "i'd like you to", "i would like you to", "i want you to", "i need you to", "can you",
     "could you", "would you", "will you", "can u", "could u", "please", "pls", "plz", "kindly", "go ahead and",
     "let me know", "tell me", "quickly", "just", "also", "and", "now", "then", "bot", "assistant", "taskchat",
+    "actually", "wait", "oops", "ugh", "quick one", "quick question", "would you be so kind as to",
+    "would you be so kind to", "i'd love it if you could", "i would love it if you could", "do me a favor and",
+    "do me a favour and", "could you kindly", "can you kindly", "i'd appreciate it if you could", "hmm so",
 ];
 /// Stripped only when a command follows ("I want to see my list"), since "I want to learn Spanish" is a task.
 #[rustfmt::skip]
@@ -58,7 +75,7 @@ const COMMAND_WORDS: &[&str] = &[
 #[rustfmt::skip]
 const TRAILING_FILLERS: &[&str] = &[
     "for me please", "if you can", "if you could", "when you can", "if possible", "real quick", "for me", "please",
-    "pls", "plz", "mate", "buddy", "ok", "okay",
+    "pls", "plz", "mate", "buddy", "ok", "okay", "lol", "haha", "thx", "ty",
 ];
 
 pub(super) fn strip_fillers(s: &str) -> Cleaned<'_> {
@@ -67,7 +84,7 @@ pub(super) fn strip_fillers(s: &str) -> Cleaned<'_> {
     let mut t = s;
     loop {
         let before = t;
-        t = t.trim_start_matches(|c: char| c.is_whitespace() || ",;:!.-".contains(c));
+        t = t.trim_start_matches(|c: char| c.is_whitespace() || ",;:!.-".contains(c) || is_emoji(c));
         t = trim_end_noise(t);
         // The longest opener wins across the three lists, so "good morning" is a greeting, not "good" + "morning".
         let opener = [(THANKS, 1), (ACKS, 2), (LEADING_FILLERS, 0)]

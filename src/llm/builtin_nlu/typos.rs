@@ -35,6 +35,14 @@ const SHORT: &[(&str, &str)] = &[
     ("tmr", "tomorrow"), ("tmrow", "tomorrow"), ("2moro", "tomorrow"), ("tdy", "today"), ("tonite", "tonight"),
     ("prio", "priority"), ("tsk", "task"), ("taks", "task"), ("tsaks", "tasks"), ("taks", "task"),
 ];
+/// A command asked for in the -ing form ("would you mind deleting …"), as the first word.
+#[rustfmt::skip]
+const GERUNDS: &[(&str, &str)] = &[
+    ("adding", "add"), ("deleting", "delete"), ("removing", "remove"), ("completing", "complete"),
+    ("marking", "mark"), ("renaming", "rename"), ("moving", "move"), ("making", "make"), ("changing", "change"),
+    ("reopening", "reopen"), ("showing", "show"), ("listing", "list"), ("labelling", "label"), ("labeling", "label"),
+    ("tagging", "tag"), ("setting", "set"), ("finishing", "finish"), ("creating", "create"), ("pushing", "push"),
+];
 /// Real words one edit from a command: never "corrected".
 #[rustfmt::skip]
 const REAL: &[&str] = &[
@@ -76,6 +84,9 @@ fn fix(word: &str, first: bool, titles: &[String]) -> Option<String> {
         return None;
     }
     if let Some((_, to)) = SHORT.iter().find(|(from, _)| *from == w) {
+        return Some((*to).to_string());
+    }
+    if first && let Some((_, to)) = GERUNDS.iter().find(|(from, _)| *from == w) {
         return Some((*to).to_string());
     }
     let known = |list: &[&str]| list.contains(&w.as_str());
