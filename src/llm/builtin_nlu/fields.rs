@@ -500,8 +500,14 @@ fn change_call(n: i64, change: Change, value: &str, ctx: &Context) -> Option<Too
     match change {
         Change::Due => {
             let v = clean_value(value);
-            dates::parse(&v, ctx.now).ok()?;
-            args["due"] = json!(v);
+            let spec = dates::parse(&v, ctx.now).ok()?;
+            // A timed task moved to another day keeps its time ("move the dentist to monday").
+            let time = ctx.tasks.iter().find(|t| t.number == n).and_then(|t| t.due_time.clone());
+            args["due"] = match (spec.time, time) {
+                (None, Some(t)) if dates::parse(&format!("{v} {t}"), ctx.now).is_ok() => json!(format!("{v} {t}")),
+                (None, Some(t)) => json!(format!("{} {t}", spec.date)),
+                _ => json!(v),
+            };
         }
         Change::Shift => {
             let span = span_words(value)?;
@@ -1027,17 +1033,21 @@ mod tests {
             ("set 2 due friday 5pm", upd(json!({"task_id": 2, "due": "friday 5pm"}))),
             ("3 is due monday", upd(json!({"task_id": 3, "due": "monday"}))),
             ("change the due date of the report to dec 20", upd(json!({"task_id": 3, "due": "dec 20"}))),
-            ("move it to tomorrow", upd(json!({"task_id": 6, "due": "tomorrow"}))),
+            // A timed task keeps its time on the new day.
+            ("move it to tomorrow", upd(json!({"task_id": 6, "due": "tomorrow 17:00"}))),
             (
                 "push everything due today to tomorrow",
                 many(
                     "update_task",
-                    vec![json!({"task_id": 1, "due": "tomorrow"}), json!({"task_id": 2, "due": "tomorrow"})],
+                    vec![json!({"task_id": 1, "due": "tomorrow"}), json!({"task_id": 2, "due": "tomorrow 09:00"})],
                 ),
             ),
             (
                 "move all overdue tasks to today",
-                many("update_task", vec![json!({"task_id": 2, "due": "today"}), json!({"task_id": 3, "due": "today"})]),
+                many(
+                    "update_task",
+                    vec![json!({"task_id": 2, "due": "today 09:00"}), json!({"task_id": 3, "due": "today"})],
+                ),
             ),
             (
                 "push everything due this week to monday",
@@ -1045,8 +1055,8 @@ mod tests {
                     "update_task",
                     vec![
                         json!({"task_id": 1, "due": "monday"}),
-                        json!({"task_id": 2, "due": "monday"}),
-                        json!({"task_id": 6, "due": "monday"}),
+                        json!({"task_id": 2, "due": "monday 09:00"}),
+                        json!({"task_id": 6, "due": "monday 17:00"}),
                     ],
                 ),
             ),

@@ -161,3 +161,169 @@ pub(super) fn other_one(phrase: &str, ctx: &Context) -> Option<i64> {
         _ => None,
     }
 }
+
+/// Words that open a correction of the last turn: "no, I meant 4", "sorry, I meant task 2", "wait no, keep it".
+#[rustfmt::skip]
+const CORRECTING: &[&str] = &[
+    "no no", "no wait", "wait no", "no sorry", "sorry no", "no", "nope", "sorry", "oops", "wait", "actually", "hmm",
+    "my bad", "my mistake", "perdón", "perdon", "mejor", "nahi", "nahin",
+];
+
+/// A correction of the last turn: the same change on another task ("no, I meant 4"), taking a deletion back
+/// ("wait no, keep it"), or a new due for the task it just touched ("actually 12:30", "actually, no due date").
+pub(super) fn correction(normalized: &str, ctx: &Context) -> Option<Outcome> {
+    let action = ctx.last.action.as_deref()?;
+    let mut t = fold(normalized);
+    let mut opened = false;
+    loop {
+        let trimmed = t.trim_start_matches([' ', ',', '.', '!', '-']).to_string();
+        match strip_any_prefix(&trimmed, CORRECTING) {
+            // "no due date on that" is what to do, not a "no".
+            Some((rest, "no"))
+                if rest.starts_with("due") || rest.starts_with("date") || rest.starts_with("deadline") =>
+            {
+                t = trimmed;
+                break;
+            }
+            Some((rest, _)) => {
+                t = rest.to_string();
+                opened = true;
+            }
+            None => {
+                t = trimmed;
+                break;
+            }
+        }
+    }
+    let t = t.trim().trim_end_matches(['.', '!']).trim();
+    let undo = || tool("undo_last_change", serde_json::json!({}));
+    #[rustfmt::skip]
+    const KEEP: &[&str] = &[
+        "keep it", "don't delete it", "dont delete it", "do not delete it", "put it back", "bring it back",
+        "restore it", "i still need it", "keep them", "don't delete them", "bring them back", "put them back",
+    ];
+    if KEEP.contains(&t) {
+        return (action == "delete_task").then(|| Outcome::Calls(vec![undo()]));
+    }
+    let meant = strip_any_prefix(t, &["i meant", "i mean", "meant", "not that one,", "not that one", "just", "only"])
+        .map(|(r, _)| r.trim())
+        .or_else(|| t.strip_suffix(" instead").map(str::trim));
+    if let Some(reference) = meant.filter(|r| !r.is_empty()) {
+        if !opened && !t.starts_with("i meant") && !t.starts_with("i mean") && !t.starts_with("meant") {
+            return None;
+        }
+        let args = ctx.last.call.as_ref()?;
+        if action == "add_task" {
+            let mut new = args.clone();
+            new["title"] = serde_json::Value::String(reference.to_string());
+            return Some(Outcome::Calls(vec![undo(), tool("add_task", new)]));
+        }
+        let purpose = match action {
+            "complete_task" => Purpose::Complete,
+            "delete_task" => Purpose::Delete,
+            "reopen_task" => Purpose::Reopen,
+            _ => Purpose::Fields,
+        };
+        let Ok(numbers) = resolve(reference, ctx, purpose) else {
+            // "oops, I meant personal" after labelling: the value was wrong, not the task.
+            return value_instead(action, args, reference, ctx.now).map(|call| Outcome::Calls(vec![undo(), call]));
+        };
+        let mut calls = vec![undo()];
+        for n in numbers {
+            let mut again = args.clone();
+            if let Some(o) = again.as_object_mut() {
+                o.remove("task_ids");
+                o.remove("confirm");
+            }
+            again["task_id"] = serde_json::Value::from(n);
+            calls.push(tool(action, again));
+        }
+        return Some(Outcome::Calls(calls));
+    }
+    if !opened {
+        return None;
+    }
+    let n = ctx.last_mentioned?;
+    if ["no due date", "no due date on that", "no due date on it", "no date", "without a date", "no deadline"]
+        .contains(&t)
+    {
+        return Some(Outcome::Calls(vec![tool("update_task", serde_json::json!({ "task_id": n, "due": null }))]));
+    }
+    // "actually 12:30", "actually tomorrow": the whole rest is when. A time alone keeps the task's day.
+    let spec = crate::tasks::dates::parse(t, ctx.now).ok()?;
+    let day = ctx.tasks.iter().find(|x| x.number == n).and_then(|x| x.due.clone());
+    let words = match (&day, spec.time, crate::tasks::dates::parse(&format!("{t} today"), ctx.now).is_ok()) {
+        (Some(d), Some(_), _) if !has_day_word(t) => format!("{d} {t}"),
+        _ => t.to_string(),
+    };
+    Some(Outcome::Calls(vec![tool("update_task", serde_json::json!({ "task_id": n, "due": words }))]))
+}
+
+/// Whether words of a due name a day (not only a time of day).
+fn has_day_word(t: &str) -> bool {
+    let digits_only = t.chars().all(|c| c.is_ascii_digit() || c == ':' || c == ' ' || "apm.".contains(c));
+    !digits_only && !t.starts_with("at ")
+}
+
+/// The last change made again with another value: a label, a priority, a due date or a title.
+fn value_instead(
+    action: &str,
+    args: &serde_json::Value,
+    value: &str,
+    now: &jiff::ZonedDateTime,
+) -> Option<super::ToolCall> {
+    if action != "update_task" {
+        return None;
+    }
+    let mut again = serde_json::json!({ "task_id": args.get("task_id")?.clone() });
+    if args.get("add_labels").is_some() || args.get("labels").is_some() {
+        again["add_labels"] = serde_json::json!([value.trim_start_matches('#')]);
+    } else if args.get("priority").is_some() {
+        again["priority"] = serde_json::json!(crate::tasks::Priority::parse(value).ok()?);
+    } else if args.get("due").is_some() {
+        crate::tasks::dates::parse(value, now).ok()?;
+        again["due"] = serde_json::json!(value);
+    } else if args.get("title").is_some() {
+        again["title"] = serde_json::json!(value);
+    } else {
+        return None;
+    }
+    Some(tool("update_task", again))
+}
+
+/// "make it friday", "set it for 4pm", "it's due on the 1st", "make both due thursday": a new due for tasks named
+/// by number or pronoun. A time alone keeps each task's day.
+pub(super) fn due_change(text: &str, ctx: &Context) -> Option<Outcome> {
+    const TEMPLATES: &[&str] = &[
+        "make {} due {}",
+        "set {} due {}",
+        "set {} for {}",
+        "set {} to {}",
+        "make {} {}",
+        "{} is due {}",
+        "{} is due on {}",
+        "{} due {}",
+    ];
+    let l = fold(text);
+    let l = l.replace("it's due", "it is due").replace("its due", "it is due");
+    for pattern in TEMPLATES {
+        for caps in super::text::match_template(pattern, &l) {
+            let (reference, when) = (caps[0], caps[1].trim_start_matches("on ").trim());
+            let Ok(spec) = crate::tasks::dates::parse(when, ctx.now) else { continue };
+            let Ok(numbers) = resolve(reference, ctx, Purpose::Fields) else { continue };
+            let calls = numbers
+                .into_iter()
+                .map(|n| {
+                    let day = ctx.tasks.iter().find(|t| t.number == n).and_then(|t| t.due.clone());
+                    let words = match (day, spec.time, has_day_word(when)) {
+                        (Some(d), Some(_), false) => format!("{d} {when}"),
+                        _ => when.to_string(),
+                    };
+                    tool("update_task", serde_json::json!({ "task_id": n, "due": words }))
+                })
+                .collect();
+            return Some(Outcome::Calls(calls));
+        }
+    }
+    None
+}

@@ -79,6 +79,7 @@ use add::try_add;
 use answers::{TaskView, answer_one, error_of, render};
 use commands::{try_complete, try_delete, try_list, try_past_tense, try_update};
 use phrasing::{normalize, smalltalk, strip_fillers};
+use text::first_word;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Public API
@@ -280,6 +281,9 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
     if let Some(o) = followups::answer_to_question(text, ctx) {
         return o;
     }
+    if let Some(o) = followups::correction(&normalized, ctx) {
+        return o;
+    }
     if let Some(o) = followups::continuation(&normalized, ctx) {
         return o;
     }
@@ -314,8 +318,12 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
         return o;
     }
     // "milk tomorrow", "dentist friday 3pm": a few words and when, with no verb, is a task to add.
+    if let Some(o) = followups::due_change(text, ctx) {
+        return o;
+    }
     if !cleaned.question
         && text.split_whitespace().count() <= 8
+        && !first_word(text).is_some_and(|w| ["make", "set", "move", "change", "put", "push"].contains(&w.as_str()))
         && let Some(Outcome::Calls(calls)) = try_add(&format!("add {text}"), ctx)
         && calls.iter().all(|c| c.name == "add_task" && c.arguments.get("due").is_some())
     {

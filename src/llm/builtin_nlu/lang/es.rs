@@ -40,6 +40,10 @@ pub(super) const SPANISH: Language = Language {
         ("apunta {t}", "add {}"), ("anota {t}", "add {}"), ("nueva tarea: {t}", "add {}"), ("nueva tarea {t}", "add {}"),
         ("crea una tarea para {t}", "add {}"), ("crea una tarea: {t}", "add {}"), ("recuérdame {t}", "add {}"),
         ("recuerdame {t}", "add {}"), ("tengo que {t}", "add {}"),
+        ("perdón, mejor llámala {t}", "call it {}"), ("perdón, mejor llámalo {t}", "call it {}"),
+        ("mejor llámala {t}", "call it {}"), ("mejor llámalo {t}", "call it {}"), ("llámala {t}", "call it {}"),
+        ("llámalo {t}", "call it {}"), ("ponla para el {}", "move it to {}"), ("ponla para {}", "move it to {}"),
+        ("ponlo para el {}", "move it to {}"), ("ponlo para {}", "move it to {}"),
         ("deshacer", "undo"), ("deshaz eso", "undo"), ("deshazlo", "undo"),
     ],
     words: &[
