@@ -412,7 +412,9 @@ impl Agent {
             })
             .clone();
         // Kept for the whole turn: without the slack `format!` leaves (it reserves twice the template's length).
-        let owner = Owner::new(&turn.user.id, &turn.user.timezone, turn.door);
+        let mut owner = Owner::new(&turn.user.id, &turn.user.timezone, turn.door);
+        // All the turn's changes are one batch: "undo" after "complete 1 and 3" reopens both.
+        owner.batch = Some(format!("turn-{}", turn.answer_id));
         let mut system = self.system_prompt(&turn.user, &owner);
         system.shrink_to_fit();
         let lookup: Arc<dyn TaskLookup> = Arc::new(OwnerTasks { tasks: self.tasks.clone(), owner: owner.clone() });

@@ -139,6 +139,12 @@ async fn candidates(
         let query = TaskQuery { status: StatusFilter::Pending, due, limit: Some(BULK_PAGE), ..Default::default() };
         found.extend(lookup.list(&query).await?);
     }
+    // "the last task": the newest, one row by the number index.
+    if ["last", "latest", "newest", "recent"].iter().any(|w| message.to_lowercase().split_whitespace().any(|m| m == *w))
+    {
+        let query = TaskQuery { sort: Some(crate::tasks::Sort::Created), limit: Some(1), ..Default::default() };
+        found.extend(lookup.list(&query).await?);
+    }
     if speaks_of_all(message) {
         for status in [StatusFilter::Pending, StatusFilter::Completed] {
             let query = TaskQuery { status, limit: Some(BULK_PAGE), ..Default::default() };

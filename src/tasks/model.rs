@@ -133,6 +133,8 @@ pub struct Owner {
     pub zone_name: String,
     /// The door the request came through, which the activity log records with each change.
     pub door: Door,
+    /// Set for a chat turn: its changes are recorded as one batch, which one "undo" reverses.
+    pub batch: Option<String>,
 }
 
 /// Where a change came from, as the activity log shows it.
@@ -171,7 +173,7 @@ impl Owner {
     /// A zone that no longer exists (a database edited by hand) is read as UTC rather than refusing the person.
     pub fn new(id: impl Into<String>, zone_name: &str, door: Door) -> Owner {
         let (zone, zone_name) = dates::zone(zone_name).unwrap_or_else(|_| (TimeZone::UTC, "UTC".to_string()));
-        Owner { id: id.into(), zone, zone_name, door }
+        Owner { id: id.into(), zone, zone_name, door, batch: None }
     }
 
     pub fn now(&self) -> ZonedDateTime {

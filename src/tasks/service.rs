@@ -133,7 +133,7 @@ impl TaskService {
     /// Reverses the owner's newest change that still stands, or the one that made activity entry `id`:
     /// every operation of that request, in one transaction, unless a task it touched changed since.
     pub async fn undo(&self, owner: &Owner, id: Option<i64>) -> Result<Undone, UndoError> {
-        let log = Log { door: owner.door.as_str() };
+        let log = Log { door: owner.door.as_str(), batch: owner.batch.clone() };
         match store::change(&self.db, &owner.id, log, Plan::Undo(id)).await.map_err(TaskError::Db)? {
             Outcome::Applied { batch, changes } => {
                 let changes: Vec<Change> = changes.into_iter().flatten().collect();
@@ -183,7 +183,7 @@ impl TaskService {
 
     /// Runs the operations as one recorded request and tells the owner's open pages what changed.
     async fn apply(&self, owner: &Owner, ops: Vec<Op>) -> Result<Vec<Option<Change>>, TaskError> {
-        let log = Log { door: owner.door.as_str() };
+        let log = Log { door: owner.door.as_str(), batch: owner.batch.clone() };
         match store::change(&self.db, &owner.id, log, Plan::Ops(ops)).await? {
             Outcome::Applied { changes, .. } => {
                 let made: Vec<Change> = changes.iter().flatten().cloned().collect();

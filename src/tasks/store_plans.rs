@@ -196,7 +196,7 @@ async fn seed(db: &Db) {
                 priority: Priority::ALL[i % 5],
                 labels: vec![],
             };
-            change(db, user, Log { door: "rest" }, Plan::Ops(vec![Op::Insert(new)])).await.unwrap();
+            change(db, user, Log { door: "rest", batch: None }, Plan::Ops(vec![Op::Insert(new)])).await.unwrap();
         }
     }
 }

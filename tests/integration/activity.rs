@@ -270,8 +270,21 @@ on_both_databases!(the_assistant_asks_before_deleting_several_and_undoes, |backe
     assert!(reply.contains("brought back") && reply.contains("pay rent"), "{reply}");
     assert_eq!(tasks(c).await.len(), 4);
     // An undo from REST then reverses the next change back: the first tasks' creation.
-    let r = say(Some(conversation), "undo").await;
+    let r = say(Some(conversation.clone()), "undo").await;
     assert!(r["response"].as_str().unwrap().contains("removed"), "{r}");
     assert_eq!(tasks(c).await.len(), 3);
+
+    // One turn's changes are one batch: "undo" after "complete 1 and 3" reopens both.
+    say(Some(conversation.clone()), "complete 1 and 3").await;
+    assert_eq!(summary(c).await.iter().filter(|t| t.2).count(), 2);
+    let r = say(Some(conversation.clone()), "undo").await;
+    assert_eq!(summary(c).await.iter().filter(|t| t.2).count(), 0, "{r}");
+    // A turn that adds a task and labels it: undo sees the label's change first, then the add, and removes it.
+    let r = say(Some(conversation.clone()), "add buy stamps and tag it errands").await;
+    let added = tasks(c).await;
+    let stamps = added.iter().find(|t| t["title"] == "buy stamps").unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(stamps["labels"], json!(["errands"]));
+    let r = say(Some(conversation), "undo").await;
+    assert!(tasks(c).await.iter().all(|t| t["title"] != "buy stamps"), "{r}");
     app.stop().await;
 });

@@ -45,7 +45,10 @@ const CLEAR_NOTE_TEMPLATES: &[&str] = &[
 /// Renaming, most specific first so "change the title of X to Y" is not read as "change X to Y".
 #[rustfmt::skip]
 const TITLE_TEMPLATES: &[&str] = &[
-    "rename {} to {}", "rename {} as {}", "rename {}: {}", "retitle {} to {}", "retitle {} as {}",
+    "fix the title of {}, it should be {}", "fix the title of {} to {}", "fix the title of {}: {}",
+    "the title of {} is wrong, it should be {}", "the title of {} should be {}", "the name of {} should be {}",
+    "update {}: title should be {}", "{}: title should be {}", "{}'s title should be {}", "call task {} {}",
+    "name task {} {}", "rename {} to {}", "rename {} as {}", "rename {}: {}", "retitle {} to {}", "retitle {} as {}",
     "change the title of {} to {}", "change the title for {} to {}", "change the name of {} to {}",
     "change title of {} to {}", "set the title of {} to {}", "update the title of {} to {}",
     "change {}'s title to {}", "change {}'s name to {}", "set {}'s title to {}", "change {} to say {}",
@@ -407,6 +410,8 @@ pub(super) fn try_undo(text: &str) -> Option<Outcome> {
         "undo", "undo that", "undo it", "undo this", "undo the last change", "undo last change", "undo my last change",
         "undo the last thing", "undo last", "undo the last one", "revert that", "revert it", "revert the last change",
         "take that back", "put it back", "deshacer", "deshaz eso", "deshazlo", "wapas karo", "undo karo",
+        "undo again", "undo that too", "undo one more", "undo the one before", "undo it too", "one more undo",
+        "undo once more", "undo the previous one", "and undo that", "undo the last two", "undo the change",
     ];
     let l = fold(text);
     let l = l.trim_end_matches(['.', '!']).trim();

@@ -387,7 +387,7 @@ const DUE_TEMPLATES: &[&str] = &[
     "push {} back to {}", "push {} to {}", "push {} until {}", "postpone {} to {}", "postpone {} until {}",
     "postpone {} till {}", "delay {} to {}", "delay {} until {}", "defer {} to {}", "defer {} until {}",
     "bump {} to {}", "make {} due {}", "set {} due {}", "set {} to be due {}", "{} is due {}", "{} should be due {}",
-    "{} needs to be done by {}", "{} is now due {}", "{} due {}",
+    "{} needs to be done by {}", "{} is now due {}", "{} due {}", "change {} to {}", "update {} to {}",
 ];
 #[rustfmt::skip]
 const SHIFT_TEMPLATES: &[&str] = &[
@@ -401,13 +401,16 @@ const CLEAR_DUE_TEMPLATES: &[&str] = &[
     "remove due date from {}", "clear the due date of {}", "clear the due date on {}", "clear the due date for {}",
     "clear due date of {}", "delete the due date of {}", "delete the due date from {}", "unschedule {}",
     "{} has no due date", "{} has no deadline", "no due date for {}", "remove the deadline from {}",
-    "{} is not due anymore", "{} isn't due anymore",
+    "{} is not due anymore", "{} isn't due anymore", "clear the date on {}", "clear the date of {}",
+    "remove the date from {}", "remove the date on {}", "take the date off {}",
 ];
 #[rustfmt::skip]
 const PRIORITY_TEMPLATES: &[&str] = &[
     "set the priority of {} to {}", "set the priority for {} to {}", "set priority of {} to {}",
     "change the priority of {} to {}", "change the priority for {} to {}", "change priority of {} to {}",
-    "make the priority of {} {}", "priority of {}: {}", "make {} {}", "mark {} as {}", "mark {} {}", "set {} to {}",
+    "make the priority of {} {}", "priority of {}: {}", "bump {} to {}", "bump {} up to {}",
+    "lower the priority of {} to {}", "raise the priority of {} to {}", "lower {} to {}", "raise {} to {}",
+    "drop {} to {}", "move {} up to {}", "make {} {}", "mark {} as {}", "mark {} {}", "set {} to {}",
     "set {} as {}", "give {} {}", "flag {} as {}", "{} is {}", "{} should be {}",
 ];
 #[rustfmt::skip]
@@ -429,6 +432,7 @@ const ADD_LABEL_TEMPLATES: &[(&str, bool)] = &[
 ];
 #[rustfmt::skip]
 const REMOVE_LABEL_TEMPLATES: &[(&str, bool)] = &[
+    ("remove the {} label from {}", true), ("remove the {} tag from {}", true), ("take the {} label off {}", true),
     ("remove the label {} from {}", true), ("remove label {} from {}", true), ("remove the tag {} from {}", true),
     ("remove tag {} from {}", true), ("take the label {} off {}", true), ("take label {} off {}", true),
     ("untag {} from {}", true), ("unlabel {} from {}", true),
@@ -550,16 +554,27 @@ pub(super) fn try_fields(text: &str, ctx: &Context) -> Option<Outcome> {
                 && !last.is_empty()
             {
                 let reference = words[..words.len() - 1].join(" ");
+                let l = fold(&reference);
                 let named = parse_number_ref(&reference).is_some()
-                    || parse_number_list(&fold(&reference)).is_some()
-                    || ["it", "that", "this", "that one", "this one", "them", "both"]
-                        .contains(&fold(&reference).trim());
+                    || parse_number_list(&l).is_some()
+                    || ["it", "that", "this", "that one", "this one", "them", "both"].contains(&l.trim())
+                    // "label the dentist task health": one task by its words, the label not one of them.
+                    || !tokens(&l).iter().any(|w| ["with", "as", "and", "under", "to"].contains(&w.as_str()))
+                        && resolve(&reference, ctx, Purpose::Fields).is_ok_and(|ns| {
+                        ns.len() == 1
+                            && ctx.tasks.iter().any(|t| t.number == ns[0] && !fold(&t.title).contains(&fold(last)))
+                    });
                 if named {
                     labels.push(last.to_string());
                 }
             }
             if !labels.is_empty() && labels.len() < words.len() {
                 let reference = words[..words.len() - labels.len()].join(" ");
+                // "tag 1 and 2 with #errands"
+                let reference = strip_suffix_ci(&reference, "with")
+                    .or_else(|| strip_suffix_ci(&reference, "as"))
+                    .unwrap_or(&reference)
+                    .to_string();
                 let labels: Vec<String> = labels.into_iter().rev().collect();
                 return Some(match resolve(&reference, ctx, Purpose::Fields) {
                     Ok(ns) => Outcome::Calls(
@@ -589,6 +604,14 @@ pub(super) fn try_fields(text: &str, ctx: &Context) -> Option<Outcome> {
             };
             // Values must fit before a reference is looked up: "move the meeting to the calendar" is no date.
             if change_call(0, change, value, ctx).is_none() {
+                continue;
+            }
+            // "change 3 to tomorrow" is a due date only for a task named by number or pronoun: "change 3's
+            // description to due Friday" and renames are other rules'.
+            if ["change {} to {}", "update {} to {}"].contains(&pattern)
+                && parse_number_ref(reference).is_none()
+                && !["it", "that", "this", "that one", "this one"].contains(&fold(reference).trim())
+            {
                 continue;
             }
             match resolve(reference, ctx, Purpose::Fields) {

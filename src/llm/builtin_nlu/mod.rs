@@ -322,7 +322,9 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
         return o;
     }
     if !cleaned.question
+        && ctx.last.asked.is_none()
         && text.split_whitespace().count() <= 8
+        && !first_word(text).is_some_and(|w| ["the", "it", "that", "this", "la", "el", "and"].contains(&w.as_str()))
         && !first_word(text).is_some_and(|w| ["make", "set", "move", "change", "put", "push"].contains(&w.as_str()))
         && let Some(Outcome::Calls(calls)) = try_add(&format!("add {text}"), ctx)
         && calls.iter().all(|c| c.name == "add_task" && c.arguments.get("due").is_some())

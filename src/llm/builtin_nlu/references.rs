@@ -23,6 +23,12 @@ const PRONOUNS: &[&str] = &[
     "the last one", "last one", "the last task", "the latest one", "the one i just added",
     "the one i just mentioned", "the same one", "same one", "the previous one", "the new one",
 ];
+/// The newest task.
+#[rustfmt::skip]
+const NEWEST: &[&str] = &[
+    "the last one", "last one", "the last task", "last task", "the latest one", "the latest task", "the newest one",
+    "the newest task", "the most recent one", "the most recent task", "my last task", "the last thing i added",
+];
 /// The tasks the last turn was about, together.
 #[rustfmt::skip]
 const GROUP: &[&str] = &[
@@ -73,6 +79,10 @@ pub(super) fn resolve(phrase: &str, ctx: &Context, purpose: Purpose) -> Result<V
     }
     if let Some(n) = super::followups::other_one(&l, ctx) {
         return Ok(vec![n]);
+    }
+    // "the last task", with nothing mentioned yet: the newest (the assistant looks it up for "last").
+    if ctx.last_mentioned.is_none() && NEWEST.contains(&l.as_str()) {
+        return ctx.tasks.iter().map(|t| t.number).max().map(|n| vec![n]).ok_or(Outcome::Ask(Ask::WhichTask));
     }
     if PRONOUNS.contains(&l.as_str()) {
         return ctx.last_mentioned.map(|n| vec![n]).ok_or(Outcome::Ask(Ask::WhichTask));

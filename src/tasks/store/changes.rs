@@ -59,6 +59,9 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Log {
     pub door: &'static str,
+    /// The batch the changes join: one chat turn's changes share one, so "undo" reverses the whole turn. None:
+    /// a batch of this request's own. An undo always records under a batch of its own.
+    pub batch: Option<String>,
 }
 
 /// One activity entry as stored.
@@ -375,7 +378,10 @@ pub async fn change(db: &Db, user_id: &str, log: Log, plan: Plan) -> sqlx::Resul
     let user_id = user_id.to_owned();
     with_db_write!(db, move |pool| {
         let now = Timestamp::now();
-        let batch = uuid::Uuid::now_v7().to_string();
+        let batch = match (&plan, &log.batch) {
+            (Plan::Ops(_), Some(b)) => b.clone(),
+            _ => uuid::Uuid::now_v7().to_string(),
+        };
         let mut tx = pool.begin_write().await?;
         let (steps, undo_of) = match plan {
             Plan::Ops(ops) => (ops.into_iter().take(MAX_OPS).map(Step::Op).collect::<Vec<_>>(), None),
@@ -420,15 +426,22 @@ pub async fn change(db: &Db, user_id: &str, log: Log, plan: Plan) -> sqlx::Resul
                 }
                 let mut steps = Vec::with_capacity(entries.len());
                 let mut changed = Vec::new();
+                // What each task will be when the undo reaches an entry: as it is now for its newest entry,
+                // then as the newer entry left it before (a turn that added a task and then labelled it).
+                let mut state: std::collections::HashMap<i64, Option<Task>> = std::collections::HashMap::new();
                 for e in &entries {
                     let parse = |s: &Option<String>| s.as_deref().and_then(|s| serde_json::from_str::<Task>(s).ok());
                     let (before, after) = (parse(&e.before), parse(&e.after));
-                    let now_is = sqlx::query_as::<_, TaskRow>(if pg { SELECT_ONE_LOCKED } else { SELECT_ONE })
-                        .bind(&user_id)
-                        .bind(e.number)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .map(Task::from);
+                    let now_is = match state.get(&e.number) {
+                        Some(s) => s.clone(),
+                        None => sqlx::query_as::<_, TaskRow>(if pg { SELECT_ONE_LOCKED } else { SELECT_ONE })
+                            .bind(&user_id)
+                            .bind(e.number)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .map(Task::from),
+                    };
+                    state.insert(e.number, before.clone());
                     // As the change left it: the same task with the same content. Not its update time: an undo
                     // writes at its own time, and the undo of the change before must still see its own result.
                     let untouched = match (&after, &now_is) {
