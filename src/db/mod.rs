@@ -108,6 +108,27 @@ impl<'c> BeginWrite<'c> for &'c PgPool {
     }
 }
 
+/// A connection for one statement, which the database's own transaction holds (with what its triggers write):
+/// the SQLite writer's connection itself, or one of the PostgreSQL pool's.
+pub trait OneConnection<'c> {
+    type Conn: std::ops::DerefMut + Send + 'c;
+    fn one_connection(self) -> BoxFuture<'c, sqlx::Result<Self::Conn>>;
+}
+
+impl<'c> OneConnection<'c> for &'c mut sqlx::SqliteConnection {
+    type Conn = &'c mut sqlx::SqliteConnection;
+    fn one_connection(self) -> BoxFuture<'c, sqlx::Result<Self::Conn>> {
+        Box::pin(async move { Ok(self) })
+    }
+}
+
+impl<'c> OneConnection<'c> for &'c PgPool {
+    type Conn = sqlx::pool::PoolConnection<sqlx::Postgres>;
+    fn one_connection(self) -> BoxFuture<'c, sqlx::Result<Self::Conn>> {
+        Box::pin(self.acquire())
+    }
+}
+
 /// One applied or pending migration, for `taskchat migrate status`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MigrationStatus {

@@ -6,7 +6,7 @@
 use sqlx::FromRow;
 
 use super::{OptDue, StoreNew, StorePatch, TaskRow};
-use crate::db::{BeginWrite, Db, Timestamp};
+use crate::db::{BeginWrite, Db, OneConnection, Timestamp};
 use crate::tasks::model::{LabelName, Priority, Task, clean_label, label_key};
 use crate::with_db_write;
 
@@ -163,16 +163,16 @@ const INSERT_POSTGRES: &str = concat!(
        ON CONFLICT (user_id) DO UPDATE SET last_number = task_counter.last_number + 1
        RETURNING last_number)
      INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at,
-                            priority, due_date, due_time, due_at, due_tz, due_string, labels)
-     SELECT $1, $2, n.last_number, $3, $4, FALSE, $5, $5, $6, $7, $8, $9, $10, $11, $12 FROM n RETURNING ",
+                            priority, due_date, due_time, due_at, due_tz, due_string, labels, change_batch, change_door)
+     SELECT $1, $2, n.last_number, $3, $4, FALSE, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM n RETURNING ",
     returning!()
 );
 // SQLite's writes are serial: the number is read in a subquery and a trigger bumps the counter.
 const INSERT_SQLITE: &str = concat!(
     "INSERT INTO task (id, user_id, number, title, description, completed, created_at, updated_at,
-                            priority, due_date, due_time, due_at, due_tz, due_string, labels)
+                            priority, due_date, due_time, due_at, due_tz, due_string, labels, change_batch, change_door)
      VALUES ($1, $2, COALESCE((SELECT last_number FROM task_counter WHERE user_id = $2), 0) + 1,
-             $3, $4, FALSE, $5, $5, $6, $7, $8, $9, $10, $11, $12)
+             $3, $4, FALSE, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
      RETURNING ",
     returning!()
 );
@@ -200,6 +200,8 @@ const UPDATE: &str = concat!(
        due_tz = CASE WHEN $7 THEN $11 ELSE due_tz END,
        due_string = CASE WHEN $7 THEN $12 ELSE due_string END,
        labels = COALESCE($13, labels),
+       change_batch = $17,
+       change_door = $18,
        updated_at = $5
      WHERE user_id = $14 AND number = $15
      RETURNING ",
@@ -254,9 +256,10 @@ macro_rules! label_names_json {
     }};
 }
 
-/// Runs one [`Step`] in `$tx`; evaluates to `Option<Change>` (`None`: no such task).
+/// Runs one [`Step`] on `$tx` (a transaction or a connection); evaluates to the change (`None`: no such task)
+/// and whether the database logged it (migration 0015) or the caller must.
 macro_rules! run_step {
-    ($tx:expr, $pg:expr, $user_id:expr, $now:expr, $step:expr) => {{
+    ($tx:expr, $pg:expr, $user_id:expr, $now:expr, $batch:expr, $door:expr, $step:expr) => {{
         let user_id: &str = $user_id;
         match $step {
             Step::Op(Op::Insert(new)) => {
@@ -276,6 +279,8 @@ macro_rules! run_step {
                     .bind(&due.timezone)
                     .bind(&due.string)
                     .bind(labels_json)
+                    .bind($batch)
+                    .bind($door)
                     .fetch_one(&mut *$tx)
                     .await?;
                 let number = row.number;
@@ -283,14 +288,17 @@ macro_rules! run_step {
                     sync_label_rows!($tx, user_id, &id, number, false, &labels);
                 }
                 let task = Task::from(row);
-                Some(Change { number, before: None, after: Some(task) })
+                (Some(Change { number, before: None, after: Some(task) }), true)
             }
-            Step::Op(Op::Delete(number)) => sqlx::query_as::<_, TaskRow>(DELETE)
-                .bind(user_id)
-                .bind(number)
-                .fetch_optional(&mut *$tx)
-                .await?
-                .map(|row| Change { number, before: Some(Task::from(row)), after: None }),
+            Step::Op(Op::Delete(number)) => (
+                sqlx::query_as::<_, TaskRow>(DELETE)
+                    .bind(user_id)
+                    .bind(number)
+                    .fetch_optional(&mut *$tx)
+                    .await?
+                    .map(|row| Change { number, before: Some(Task::from(row)), after: None }),
+                false,
+            ),
             Step::Restore(t) => {
                 let due = OptDue::of(revert_patch(&t).due.flatten());
                 let labels = snapshot_labels(&t);
@@ -315,23 +323,63 @@ macro_rules! run_step {
                     .fetch_one(&mut *$tx)
                     .await?;
                 sync_label_rows!($tx, user_id, &t.id, t.number, t.completed, &labels);
-                Some(Change { number: t.number, before: None, after: Some(Task::from(row)) })
+                (Some(Change { number: t.number, before: None, after: Some(Task::from(row)) }), false)
             }
-            step @ (Step::Op(Op::Patch(..)) | Step::Revert(_)) => {
-                let (number, patch, completed_at) = match step {
-                    Step::Op(Op::Patch(n, p)) => (n, p, None),
-                    Step::Revert(t) => (t.number, revert_patch(&t), t.completed_at),
-                    _ => unreachable!("matched above"),
+            // A change asked for: one UPDATE, logged by the database (migration 0015) from the row before and
+            // after; labels, when they change, follow in the same transaction.
+            Step::Op(Op::Patch(number, patch)) => {
+                let StorePatch { title, description, completed, due, priority, labels } = patch;
+                let labels_json = match &labels {
+                    Some(l) => Some(label_names_json!($tx, user_id, l)),
+                    None => None,
                 };
+                let set_due = due.is_some();
+                let due = OptDue::of(due.flatten());
+                let row = sqlx::query_as::<_, TaskRow>(UPDATE)
+                    .bind(title)
+                    .bind(description.is_some())
+                    .bind(description.flatten())
+                    .bind(completed)
+                    .bind($now)
+                    .bind(priority.map(Priority::rank))
+                    .bind(set_due)
+                    .bind(due.date)
+                    .bind(due.time)
+                    .bind(due.at)
+                    .bind(due.timezone)
+                    .bind(due.string)
+                    .bind(labels_json)
+                    .bind(user_id)
+                    .bind(number)
+                    .bind(None::<Timestamp>)
+                    .bind($batch)
+                    .bind($door)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+                match row {
+                    None => (None, true),
+                    Some(row) => {
+                        if let Some(l) = &labels {
+                            // Added with the status the update just left; later changes move them with it.
+                            sync_label_rows!($tx, user_id, &row.id, number, row.completed, l);
+                        }
+                        let after = Task::from(row);
+                        // The row before is the log's; the caller is told the task as it now is.
+                        (Some(Change { number, before: Some(after.clone()), after: Some(after) }), true)
+                    }
+                }
+            }
+            Step::Revert(t) => {
+                let (number, patch, completed_at) = (t.number, revert_patch(&t), t.completed_at);
                 let found = sqlx::query_as::<_, TaskRow>(if $pg { SELECT_ONE_LOCKED } else { SELECT_ONE })
                     .bind(user_id)
                     .bind(number)
                     .fetch_optional(&mut *$tx)
                     .await?;
                 match found.map(Task::from) {
-                    None => None,
+                    None => (None, false),
                     Some(before) if !patch_changes(&before, &patch) => {
-                        Some(Change { number, before: Some(before.clone()), after: Some(before) })
+                        (Some(Change { number, before: Some(before.clone()), after: Some(before) }), false)
                     }
                     Some(before) => {
                         let StorePatch { title, description, completed, due, priority, labels } = patch;
@@ -362,9 +410,12 @@ macro_rules! run_step {
                             .bind(user_id)
                             .bind(number)
                             .bind(completed_at)
+                            // An undo's changes are logged by the undo, with the batch they reverse.
+                            .bind(None::<String>)
+                            .bind(None::<String>)
                             .fetch_one(&mut *$tx)
                             .await?;
-                        Some(Change { number, before: Some(before), after: Some(Task::from(row)) })
+                        (Some(Change { number, before: Some(before), after: Some(Task::from(row)) }), false)
                     }
                 }
             }
@@ -382,6 +433,28 @@ pub async fn change(db: &Db, user_id: &str, log: Log, plan: Plan) -> sqlx::Resul
             (Plan::Ops(_), Some(b)) => b.clone(),
             _ => uuid::Uuid::now_v7().to_string(),
         };
+        let door = log.door;
+        // One insert, or one change, without labels is one statement: the database's own transaction holds it
+        // with the log entry its trigger writes.
+        let single = match &plan {
+            Plan::Ops(ops) => {
+                ops.len() == 1
+                    && match &ops[0] {
+                        Op::Insert(n) => n.labels.is_empty(),
+                        Op::Patch(_, p) => p.labels.is_none(),
+                        Op::Delete(_) => false,
+                    }
+            }
+            Plan::Undo(_) => false,
+        };
+        if single && let Plan::Ops(mut ops) = plan {
+            let op = ops.pop().expect("one operation");
+            // Mutable for PostgreSQL's pooled connection; SQLite's is already a `&mut`.
+            #[allow(unused_mut)]
+            let mut conn = pool.one_connection().await?;
+            let (change, _) = run_step!(conn, pg, &user_id, now, &batch, door, Step::Op(op));
+            return Ok(Outcome::Applied { batch, changes: vec![change] });
+        }
         let mut tx = pool.begin_write().await?;
         let (steps, undo_of) = match plan {
             Plan::Ops(ops) => (ops.into_iter().take(MAX_OPS).map(Step::Op).collect::<Vec<_>>(), None),
@@ -476,8 +549,9 @@ pub async fn change(db: &Db, user_id: &str, log: Log, plan: Plan) -> sqlx::Resul
         };
         let mut changes = Vec::with_capacity(steps.len());
         for step in steps {
-            let change: Option<Change> = run_step!(tx, pg, &user_id, now, step);
+            let (change, logged): (Option<Change>, bool) = run_step!(tx, pg, &user_id, now, &batch, door, step);
             if let Some(c) = &change
+                && !logged
                 && c.before != c.after
             {
                 let task = c.after.as_ref().or(c.before.as_ref()).map(|t| t.id.clone()).unwrap_or_default();

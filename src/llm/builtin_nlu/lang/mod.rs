@@ -26,20 +26,52 @@ pub(super) struct Language {
 
 const LANGUAGES: &[&Language] = &[&es::SPANISH, &ur::URDU, &ur_latn::ROMAN_URDU];
 
+/// A phrase made ready once: the template as `match_template` reads it, which slots are titles, and its
+/// literal words, all of which a message must contain for the phrase to fit (most messages are English, and
+/// this turns away nearly every phrase with a few lookups instead of a match).
+struct Phrase {
+    matcher: String,
+    titles: Vec<bool>,
+    words: Vec<String>,
+    english: &'static str,
+}
+
+fn word_set(s: &str) -> std::collections::HashSet<String> {
+    fold(s).split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).map(str::to_string).collect()
+}
+
+static COMPILED: std::sync::LazyLock<Vec<(&'static Language, Vec<Phrase>)>> = std::sync::LazyLock::new(|| {
+    LANGUAGES
+        .iter()
+        .map(|lang| {
+            let phrases = lang
+                .phrases
+                .iter()
+                .map(|(pattern, english)| Phrase {
+                    matcher: pattern.replace("{t}", "{}"),
+                    titles: slot_kinds(pattern),
+                    words: word_set(&pattern.replace("{t}", " ").replace("{}", " ")).into_iter().collect(),
+                    english,
+                })
+                .collect();
+            (*lang, phrases)
+        })
+        .collect()
+});
+
 /// The message in English and the language it was in, when it fits one of a language's phrases.
 pub(super) fn to_english(message: &str) -> Option<(String, &'static Language)> {
     let text = plain(message);
-    for lang in LANGUAGES {
-        for (pattern, english) in lang.phrases {
-            let kinds: Vec<bool> = slot_kinds(pattern);
-            let matcher = pattern.replace("{t}", "{}");
-            let Some(caps) = match_template(&matcher, &text).into_iter().next() else { continue };
+    let present = word_set(&text);
+    for (lang, phrases) in COMPILED.iter() {
+        for p in phrases.iter().filter(|p| p.words.iter().all(|w| present.contains(w))) {
+            let Some(caps) = match_template(&p.matcher, &text).into_iter().next() else { continue };
             let parts: Vec<String> = caps
                 .iter()
-                .zip(&kinds)
+                .zip(&p.titles)
                 .map(|(cap, title)| if *title { translate(cap, lang.dates) } else { translate(cap, lang.words) })
                 .collect();
-            return Some((fill(english, &parts), lang));
+            return Some((fill(p.english, &parts), lang));
         }
     }
     None
