@@ -50,6 +50,7 @@ pub fn builtin_target(data: &[u8]) {
             completed: i % 3 == 2,
             due: (i % 2 == 0).then(|| "2026-12-04".to_string()),
             due_time: (i == 0).then(|| "17:00".to_string()),
+            labels: if i == 1 { vec!["work".to_string()] } else { vec![] },
         })
         .collect();
     let now = nows()[usize::from(pick >> 6) % 2].clone();

@@ -145,6 +145,14 @@ async fn candidates(
         let query = TaskQuery { sort: Some(crate::tasks::Sort::Created), limit: Some(1), ..Default::default() };
         found.extend(lookup.list(&query).await?);
     }
+    // "all my work tasks", "everything tagged old": a page of each label the message may name.
+    let grouping = ["tagged", "labelled", "labeled"].iter().any(|w| message.to_lowercase().contains(w));
+    if grouping || speaks_of_all(message) {
+        for w in words.split_whitespace().filter(|w| w.chars().all(char::is_alphanumeric)).take(MISSPELT_WORDS) {
+            let query = TaskQuery { label: Some(w.to_string()), limit: Some(BULK_PAGE), ..Default::default() };
+            found.extend(lookup.list(&query).await?);
+        }
+    }
     if speaks_of_all(message) {
         for status in [StatusFilter::Pending, StatusFilter::Completed] {
             let query = TaskQuery { status, limit: Some(BULK_PAGE), ..Default::default() };
@@ -323,6 +331,7 @@ fn respond(request: &ModelRequest, known: &[Task], now: &jiff::ZonedDateTime) ->
             completed: t.completed,
             due: t.due.as_ref().map(|d| d.date.clone()),
             due_time: t.due.as_ref().and_then(|d| d.time.clone()),
+            labels: t.labels.clone(),
         })
         .collect();
     let more = next_page(before);

@@ -955,6 +955,7 @@ mod tests {
             completed,
             due: due.map(str::to_string),
             due_time: time.map(str::to_string),
+            labels: vec![],
         }
     }
 

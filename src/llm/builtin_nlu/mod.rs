@@ -79,7 +79,7 @@ use add::try_add;
 use answers::{TaskView, answer_one, error_of, render};
 use commands::{try_complete, try_delete, try_list, try_past_tense, try_update};
 use phrasing::{normalize, smalltalk, strip_fillers};
-use text::first_word;
+use text::{first_word, fold, strip_any_prefix};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Public API
@@ -94,6 +94,9 @@ pub struct TaskRef {
     /// The due day (`YYYY-MM-DD`, in the person's zone) and time (`HH:MM`), for "everything due today".
     pub due: Option<String>,
     pub due_time: Option<String>,
+    /// Its labels, for "all my work tasks".
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 /// A tool call, exactly as a real model would emit it.
@@ -275,7 +278,18 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
                 return Outcome::Calls(vec![calls::tool("delete_task", args)]);
             }
             Some(false) => return Outcome::Info("Okay, I kept them: nothing was deleted.".into()),
-            None => {}
+            // "actually no, just delete 4": the question is dropped and the rest is a request of its own.
+            None => {
+                let l = fold(text);
+                if let Some((rest, _)) =
+                    strip_any_prefix(&l, &["actually no,", "actually no", "no,", "no wait,", "nope,"])
+                    && !rest.trim().is_empty()
+                {
+                    let fresh = Context { pending: None, ..*ctx };
+                    let start = text.len() - rest.len();
+                    return interpret(&text[start..], &fresh);
+                }
+            }
         }
     }
     if let Some(o) = followups::answer_to_question(text, ctx) {

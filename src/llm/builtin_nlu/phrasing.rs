@@ -160,6 +160,15 @@ pub(super) fn yes_or_no(text: &str) -> Option<bool> {
     ];
     let l = fold(text);
     let l = l.trim_end_matches(['.', '!', '?', '؟']).trim();
+    // "yes, clear them", "sure, go ahead": a yes with words after it.
+    let head = l.split([',', ' ']).next().unwrap_or_default();
+    if !YES.contains(&l) && ["yes", "yeah", "yep", "sure", "ok", "okay", "sí", "si", "haan", "ہاں"].contains(&head)
+    {
+        let rest = l[head.len()..].trim_start_matches([',', ' ']);
+        if !rest.starts_with("but") && rest.split_whitespace().count() <= 4 {
+            return Some(true);
+        }
+    }
     if YES.contains(&l) {
         Some(true)
     } else if NO.contains(&l) {

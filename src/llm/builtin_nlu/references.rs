@@ -96,8 +96,15 @@ pub(super) fn resolve(phrase: &str, ctx: &Context, purpose: Purpose) -> Result<V
     if let Some(group) = fields::resolve_due_group(&l, ctx, purpose) {
         return group;
     }
+    if let Some(group) = label_group(&l, ctx, purpose) {
+        return group;
+    }
     if EVERYTHING.contains(&l.as_str()) {
         return bulk(ctx, purpose);
+    }
+    if purpose == Purpose::Reopen && is_completed_group(&l) {
+        let done: Vec<i64> = ctx.tasks.iter().filter(|t| t.completed).map(|t| t.number).collect();
+        return if done.is_empty() { Err(Outcome::Info("None of your tasks is done.".to_string())) } else { Ok(done) };
     }
     if purpose == Purpose::Delete && is_completed_group(&l) {
         let done: Vec<i64> = ctx.tasks.iter().filter(|t| t.completed).map(|t| t.number).collect();
@@ -390,4 +397,49 @@ pub(super) fn osa_distance(a: &str, b: &str) -> usize {
         }
     }
     d[a.len()][b.len()]
+}
+
+/// "all my work tasks", "all errands", "everything tagged old": the tasks with a label of the person's that the
+/// phrase names (pending ones, unless reopening or deleting).
+fn label_group(l: &str, ctx: &Context, purpose: Purpose) -> Option<Result<Vec<i64>, Outcome>> {
+    const PATTERNS: &[&str] = &[
+        "all my {} tasks",
+        "all the {} tasks",
+        "all {} tasks",
+        "all my {}",
+        "all the {}",
+        "all {}",
+        "every {} task",
+        "everything tagged {}",
+        "everything labelled {}",
+        "everything labeled {}",
+        "all tasks tagged {}",
+        "all tasks labelled {}",
+        "all tasks labeled {}",
+        "everything with the label {}",
+        "everything in {}",
+        "my {} tasks",
+    ];
+    for p in PATTERNS {
+        for caps in super::text::match_template(p, l) {
+            let key = caps[0].trim().trim_start_matches('#').to_string();
+            let with: Vec<&TaskRef> =
+                ctx.tasks.iter().filter(|t| t.labels.iter().any(|x| crate::tasks::label_key(x) == key)).collect();
+            if with.is_empty() {
+                continue;
+            }
+            let keep = |t: &&TaskRef| match purpose {
+                Purpose::Reopen => t.completed,
+                Purpose::Delete => true,
+                _ => !t.completed,
+            };
+            let ns: Vec<i64> = with.into_iter().filter(keep).map(|t| t.number).collect();
+            return Some(if ns.is_empty() {
+                Err(Outcome::Info(format!("None of your {key} tasks is left to change.")))
+            } else {
+                Ok(ns)
+            });
+        }
+    }
+    None
 }

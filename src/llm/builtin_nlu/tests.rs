@@ -12,7 +12,7 @@ pub(super) fn test_now() -> jiff::ZonedDateTime {
 }
 
 fn task(number: i64, title: &str, completed: bool) -> TaskRef {
-    TaskRef { number, title: title.to_string(), completed, due: None, due_time: None }
+    TaskRef { number, title: title.to_string(), completed, due: None, due_time: None, labels: vec![] }
 }
 
 /// The shared list: two milk tasks make word references ambiguous on purpose.

@@ -31,6 +31,8 @@ pub(super) const SPANISH: Language = Language {
         ("marca {} como pendiente", "reopen {}"), ("reabre {}", "reopen {}"), ("desmarca {}", "reopen {}"),
         ("marca {} como completada", "complete {}"), ("marca {} como completado", "complete {}"),
         ("marca {} como hecha", "complete {}"), ("marca {} como hecho", "complete {}"),
+        ("marca {} como hechas", "complete {}"), ("marca {} como completadas", "complete {}"),
+        ("marca {} como terminadas", "complete {}"), ("marca {} como listas", "complete {}"),
         ("marca {} como terminada", "complete {}"), ("marca {} como lista", "complete {}"),
         ("completa {}", "complete {}"), ("termina {}", "complete {}"), ("ya terminé {}", "complete {}"),
         ("ya hice {}", "complete {}"), ("he terminado {}", "complete {}"), ("ya pagué {}", "complete {}"),
