@@ -145,13 +145,18 @@ async fn candidates(
         let query = TaskQuery { sort: Some(crate::tasks::Sort::Created), limit: Some(1), ..Default::default() };
         found.extend(lookup.list(&query).await?);
     }
-    // "all my work tasks", "everything tagged old": a page of each label the message may name.
+    // "all my work tasks", "everything tagged old": a page of each label the message may name; otherwise one
+    // task of each, to know it is a label ("list my errands").
     let grouping = ["tagged", "labelled", "labeled"].iter().any(|w| message.to_lowercase().contains(w));
-    if grouping || speaks_of_all(message) {
-        for w in words.split_whitespace().filter(|w| w.chars().all(char::is_alphanumeric)).take(MISSPELT_WORDS) {
-            let query = TaskQuery { label: Some(w.to_string()), limit: Some(BULK_PAGE), ..Default::default() };
-            found.extend(lookup.list(&query).await?);
-        }
+    let page = if grouping || speaks_of_all(message) { BULK_PAGE } else { 1 };
+    let first = message.split_whitespace().next().unwrap_or_default().to_lowercase();
+    let listing = grouping
+        || speaks_of_all(message)
+        || ["list", "show", "what", "what's", "whats", "which", "display", "view", "see", "find", "any", "anything"]
+            .contains(&first.as_str());
+    for w in words.split_whitespace().filter(|w| listing && w.chars().all(char::is_alphanumeric)).take(MISSPELT_WORDS) {
+        let query = TaskQuery { label: Some(w.to_string()), limit: Some(page), ..Default::default() };
+        found.extend(lookup.list(&query).await?);
     }
     if speaks_of_all(message) {
         for status in [StatusFilter::Pending, StatusFilter::Completed] {

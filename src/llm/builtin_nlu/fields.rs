@@ -708,6 +708,8 @@ const SEARCH_TEMPLATES: &[&str] = &[
     "do i have anything with {} in it", "is there a task about {}", "is there anything about {}",
     "which tasks mention {}", "what tasks mention {}", "tasks that mention {}", "show me tasks about {}",
     "show tasks about {}", "show me everything about {}", "list tasks about {}", "what do i have about {}",
+    "find anything with {}", "find anything about {}", "find everything with {}", "do i have anything with {}",
+    "anything with {}", "is there anything with {}", "any tasks with {}",
 ];
 
 pub(super) fn try_search(text: &str, _ctx: &Context) -> Option<Outcome> {

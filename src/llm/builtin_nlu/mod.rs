@@ -323,7 +323,7 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
     ];
     for step in steps {
         if let Some(o) = step(text, ctx) {
-            return o;
+            return refine_list(o, text, ctx);
         }
     }
     if !cleaned.question
@@ -346,6 +346,54 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
         return Outcome::Calls(calls);
     }
     Outcome::Help { understood: false }
+}
+
+/// A list request narrowed by what else the message says: a word that is one of the person's labels ("list my
+/// errands", "show open work tasks"), "with X" / "about X" words to search for, "for friday" / "on wednesday"
+/// as the day things are due.
+fn refine_list(outcome: Outcome, text: &str, ctx: &Context) -> Outcome {
+    let Outcome::Calls(mut calls) = outcome else { return outcome };
+    let [call] = calls.as_mut_slice() else { return Outcome::Calls(calls) };
+    if call.name != "list_tasks" || call.arguments.get("cursor").is_some() {
+        return Outcome::Calls(calls);
+    }
+    let words = words::tokens(text);
+    let args = &mut call.arguments;
+    if args.get("label").is_none() && args.get("search").is_none() {
+        let labels: Vec<String> =
+            ctx.tasks.iter().flat_map(|t| t.labels.iter().map(|l| crate::tasks::label_key(l))).collect();
+        if let Some(w) = words.iter().find(|w| labels.contains(w)) {
+            args["label"] = Value::String(w.clone());
+        }
+    }
+    if args.get("search").is_none() {
+        for lead in ["with", "about", "involving", "mentioning", "regarding"] {
+            if let Some(i) = words.iter().position(|w| w == lead)
+                && let Some(what) = words.get(i + 1..).filter(|r| !r.is_empty())
+            {
+                let what: Vec<&str> =
+                    what.iter().map(String::as_str).filter(|w| !["the", "a", "an", "my"].contains(w)).collect();
+                if !what.is_empty() && what.len() <= 3 {
+                    args["search"] = Value::String(what.join(" "));
+                }
+                break;
+            }
+        }
+    }
+    if args.get("due").is_none() {
+        for lead in ["for", "on"] {
+            if let Some(i) = words.iter().position(|w| w == lead)
+                && let Some(day) = words.get(i + 1)
+                && crate::tasks::dates::parse(day, ctx.now).is_ok_and(|d| d.time.is_none())
+                && let Ok(d) = crate::tasks::dates::parse(day, ctx.now)
+            {
+                args["due"] = Value::String(format!("on:{}", d.date));
+                args["status"] = Value::String("pending".into());
+                break;
+            }
+        }
+    }
+    Outcome::Calls(calls)
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use super::Language;
 pub(super) const SPANISH: Language = Language {
     phrases: &[
         // Listing and questions first: they are whole messages.
+        ("muéstrame mis tareas pendientes", "what's left"), ("mis tareas pendientes", "what's left"),
+        ("tareas pendientes", "what's left"), ("muéstrame las pendientes", "what's left"),
         ("muéstrame mis tareas", "show my tasks"), ("muestra mis tareas", "show my tasks"),
         ("mis tareas", "show my tasks"), ("ver mis tareas", "show my tasks"), ("lista de tareas", "show my tasks"),
         ("qué tengo pendiente", "what's left"), ("que tengo pendiente", "what's left"), ("qué me queda", "what's left"),
