@@ -482,7 +482,8 @@ def test_a_scripted_model_that_calls_a_tool_streams_progress_and_deltas(database
             # What the model was sent: the tools, then the tool result in the second request.
             first, second = fake.requests
             assert [t["function"]["name"] for t in first["tools"]] == [
-                "add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task"
+                "add_task", "list_tasks", "complete_task", "reopen_task", "delete_task", "update_task",
+                "undo_last_change",
             ]
             add_props = next(t for t in first["tools"] if t["function"]["name"] == "add_task")["function"]["parameters"]
             assert {"due", "priority", "labels"} <= set(add_props["properties"])
