@@ -426,12 +426,7 @@ async fn batch(
     match done {
         Ok(mut results) => {
             for n in missing {
-                results.push(crate::tasks::BulkItem {
-                    number: n,
-                    ok: false,
-                    task: None,
-                    error: Some(format!("There is no task {n}.")),
-                });
+                results.push(crate::tasks::BulkItem::missing(n));
             }
             results.sort_by_key(|r| numbers.iter().position(|n| *n == r.number));
             let failed = results.iter().filter(|r| !r.ok).count();
@@ -456,17 +451,8 @@ async fn batch(
 /// What an undo did, as tools show it.
 fn undone_view(undone: &crate::tasks::Undone, now: &jiff::ZonedDateTime) -> Value {
     let changes: Vec<Value> = undone
-        .changes
-        .iter()
-        .map(|c| {
-            let (what, task) = match (&c.before, &c.after) {
-                (None, Some(t)) => ("restored", t),
-                (Some(t), None) => ("removed", t),
-                (_, Some(t)) => ("reverted", t),
-                (None, None) => return json!({ "number": c.number }),
-            };
-            json!({ "number": c.number, "undone": what, "task": task_view(task, now) })
-        })
+        .items()
+        .map(|(number, what, task)| json!({ "number": number, "undone": what, "task": task_view(task, now) }))
         .collect();
     json!({ "undone": true, "count": changes.len(), "changes": changes })
 }

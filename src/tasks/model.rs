@@ -832,6 +832,13 @@ pub struct BulkItem {
     pub error: Option<String>,
 }
 
+impl BulkItem {
+    /// A number that names none of the person's tasks.
+    pub fn missing(number: i64) -> BulkItem {
+        BulkItem { number, ok: false, task: None, error: Some(format!("There is no task {number}.")) }
+    }
+}
+
 /// One entry of the activity log: a change to one task, with the task before and after it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Activity {
@@ -866,19 +873,20 @@ pub struct Undone {
 
 impl Undone {
     /// What the undo did to each task, for every door: `restored` (a deleted task is back), `removed` (a
-    /// created one is gone), `reverted` (set back as it was).
+    /// created one is gone), `reverted` (set back as it was), with the task as it now is (as it was, if removed).
+    pub fn items(&self) -> impl Iterator<Item = (i64, &'static str, &Task)> {
+        self.changes.iter().filter_map(|c| match (&c.before, &c.after) {
+            (None, Some(t)) => Some((c.number, "restored", t)),
+            (Some(t), None) => Some((c.number, "removed", t)),
+            (_, Some(t)) => Some((c.number, "reverted", t)),
+            (None, None) => None,
+        })
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         let changes: Vec<serde_json::Value> = self
-            .changes
-            .iter()
-            .map(|c| {
-                let (what, task) = match (&c.before, &c.after) {
-                    (None, t) => ("restored", t),
-                    (t, None) => ("removed", t),
-                    (_, t) => ("reverted", t),
-                };
-                serde_json::json!({ "number": c.number, "undone": what, "task": task })
-            })
+            .items()
+            .map(|(number, what, task)| serde_json::json!({ "number": number, "undone": what, "task": task }))
             .collect();
         serde_json::json!({ "batch": self.batch, "count": changes.len(), "changes": changes })
     }

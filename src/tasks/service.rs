@@ -122,9 +122,7 @@ impl TaskService {
                         task: if matches!(action, BulkAction::Delete) { c.before } else { c.after },
                         error: None,
                     },
-                    None => {
-                        BulkItem { number, ok: false, task: None, error: Some(format!("There is no task {number}.")) }
-                    }
+                    None => BulkItem::missing(number),
                 }
             })
             .collect())

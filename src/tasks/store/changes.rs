@@ -256,6 +256,35 @@ macro_rules! label_names_json {
     }};
 }
 
+/// The [`UPDATE`] of a patch with its parameters bound: the labels' JSON (their rows are the caller's), the
+/// completion time to put back (undo) and the batch and door the database logs it under (none: not logged).
+macro_rules! update_query {
+    ($patch:expr, $labels_json:expr, $user_id:expr, $number:expr, $now:expr, $completed_at:expr, $batch:expr, $door:expr) => {{
+        let StorePatch { title, description, completed, due, priority, .. } = $patch;
+        let set_due = due.is_some();
+        let due = OptDue::of(due.flatten());
+        sqlx::query_as::<_, TaskRow>(UPDATE)
+            .bind(title)
+            .bind(description.is_some())
+            .bind(description.flatten())
+            .bind(completed)
+            .bind($now)
+            .bind(priority.map(Priority::rank))
+            .bind(set_due)
+            .bind(due.date)
+            .bind(due.time)
+            .bind(due.at)
+            .bind(due.timezone)
+            .bind(due.string)
+            .bind($labels_json)
+            .bind($user_id)
+            .bind($number)
+            .bind($completed_at)
+            .bind($batch)
+            .bind($door)
+    }};
+}
+
 /// Runs one [`Step`] on `$tx` (a transaction or a connection); evaluates to the change (`None`: no such task)
 /// and whether the database logged it (migration 0015) or the caller must.
 macro_rules! run_step {
@@ -328,32 +357,12 @@ macro_rules! run_step {
             // A change asked for: one UPDATE, logged by the database (migration 0015) from the row before and
             // after; labels, when they change, follow in the same transaction.
             Step::Op(Op::Patch(number, patch)) => {
-                let StorePatch { title, description, completed, due, priority, labels } = patch;
+                let labels = patch.labels.clone();
                 let labels_json = match &labels {
                     Some(l) => Some(label_names_json!($tx, user_id, l)),
                     None => None,
                 };
-                let set_due = due.is_some();
-                let due = OptDue::of(due.flatten());
-                let row = sqlx::query_as::<_, TaskRow>(UPDATE)
-                    .bind(title)
-                    .bind(description.is_some())
-                    .bind(description.flatten())
-                    .bind(completed)
-                    .bind($now)
-                    .bind(priority.map(Priority::rank))
-                    .bind(set_due)
-                    .bind(due.date)
-                    .bind(due.time)
-                    .bind(due.at)
-                    .bind(due.timezone)
-                    .bind(due.string)
-                    .bind(labels_json)
-                    .bind(user_id)
-                    .bind(number)
-                    .bind(None::<Timestamp>)
-                    .bind($batch)
-                    .bind($door)
+                let row = update_query!(patch, labels_json, user_id, number, $now, None::<Timestamp>, $batch, $door)
                     .fetch_optional(&mut *$tx)
                     .await?;
                 match row {
@@ -382,8 +391,7 @@ macro_rules! run_step {
                         (Some(Change { number, before: Some(before.clone()), after: Some(before) }), false)
                     }
                     Some(before) => {
-                        let StorePatch { title, description, completed, due, priority, labels } = patch;
-                        let labels_json = match &labels {
+                        let labels_json = match &patch.labels {
                             Some(l) => {
                                 let json = label_names_json!($tx, user_id, l);
                                 sync_label_rows!($tx, user_id, &before.id, number, before.completed, l);
@@ -391,30 +399,19 @@ macro_rules! run_step {
                             }
                             None => None,
                         };
-                        let set_due = due.is_some();
-                        let due = OptDue::of(due.flatten());
-                        let row = sqlx::query_as::<_, TaskRow>(UPDATE)
-                            .bind(title)
-                            .bind(description.is_some())
-                            .bind(description.flatten())
-                            .bind(completed)
-                            .bind($now)
-                            .bind(priority.map(Priority::rank))
-                            .bind(set_due)
-                            .bind(due.date)
-                            .bind(due.time)
-                            .bind(due.at)
-                            .bind(due.timezone)
-                            .bind(due.string)
-                            .bind(labels_json)
-                            .bind(user_id)
-                            .bind(number)
-                            .bind(completed_at)
-                            // An undo's changes are logged by the undo, with the batch they reverse.
-                            .bind(None::<String>)
-                            .bind(None::<String>)
-                            .fetch_one(&mut *$tx)
-                            .await?;
+                        // An undo's changes are logged by the undo, with the batch they reverse: no batch here.
+                        let row = update_query!(
+                            patch,
+                            labels_json,
+                            user_id,
+                            number,
+                            $now,
+                            completed_at,
+                            None::<String>,
+                            None::<String>
+                        )
+                        .fetch_one(&mut *$tx)
+                        .await?;
                         (Some(Change { number, before: Some(before), after: Some(Task::from(row)) }), false)
                     }
                 }
