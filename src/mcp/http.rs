@@ -3,8 +3,9 @@
 //! `/.well-known/oauth-protected-resource[/mcp]`, the protected-resource metadata (RFC 9728) the 401 points to.
 //!
 //! Stateless by default: each POST is served on its own, so any copy of taskchat behind a load balancer can
-//! answer any request. Stateful mode keeps MCP sessions in this process's memory (needed only for
-//! server-to-client messages, which these tools never send) and then needs sticky routing.
+//! answer any request. Stateful mode keeps MCP sessions in this process's memory and then needs sticky
+//! routing; it lets a client of the initialize handshake be asked to confirm a deletion (server-to-client
+//! requests, see [`super::confirm`]), which `2026-07-28` clients get without sessions.
 
 use std::sync::Arc;
 
@@ -78,8 +79,9 @@ pub fn router(state: &AppState, args: &ServeArgs) -> Router {
     // The guard checks hosts first (with a JSON answer); rmcp's own check stays on with the same list.
     config = if hosts.is_empty() { config.disable_allowed_hosts() } else { config.with_allowed_hosts(hosts) };
     let tasks = state.tasks.clone();
+    let stateful = !args.mcp_stateless;
     let service = StreamableHttpService::new(
-        move || Ok(TaskTools::per_request(tasks.clone())),
+        move || Ok(TaskTools::per_request(tasks.clone(), stateful)),
         Arc::new(LocalSessionManager::default()),
         config,
     );

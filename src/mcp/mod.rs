@@ -1,9 +1,11 @@
 //! The MCP server: the task tools of [`crate::chat::tools`] for MCP clients, over Streamable HTTP at `/mcp`
 //! ([`http`]) and over stdio ([`stdio`]). Tools are not redefined here: names, descriptions and input schemas
 //! come from [`tools::definitions`] and calls go to [`tools::call`], so the agent and MCP clients see the same
-//! tools. What this module adds is MCP's framing: annotations, output schemas, structured results, and the
-//! `user_id` argument that clients written for the original system send.
+//! tools. What this module adds is MCP's framing: annotations, output schemas, structured results, the
+//! `user_id` argument that clients written for the original system send, and asking the person through the
+//! client before a batch deletion ([`confirm`]).
 
+mod confirm;
 pub mod http;
 pub mod stdio;
 
@@ -11,7 +13,7 @@ use std::sync::{Arc, LazyLock};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -25,7 +27,8 @@ const INSTRUCTIONS: &str = "Tools for one person's task list in taskchat: add, l
 update and delete tasks, with due dates (in words, in the person's time zone), priorities and labels. Every tool acts as the signed-in person; there is no need to name a user. Tasks are referred to by their \
 number in the person's list (1, 2, 3 …), as list_tasks shows it: list first when unsure which number is meant. \
 Several tasks are changed at once with task_ids; deleting more than one needs confirm: true, given only after \
-the person has said yes. undo_last_change reverses the most recent change, a whole batch at once. \
+the person has said yes (a client that supports elicitation is asked by the server itself, and the result says \
+whether they agreed). undo_last_change reverses the most recent change, a whole batch at once. \
 A failed call returns an error result that says what went wrong and, for a missing task, which tasks exist.";
 
 /// The answer to a `user_id` argument that is not the caller's own id. It says nothing about whether that
@@ -47,17 +50,22 @@ pub struct TaskTools {
     tasks: TaskService,
     /// stdio: the one person the process serves. HTTP: `None`, and each request names its caller.
     owner: Option<Owner>,
+    /// Whether a request sent to the client while a call waits can get its reply here: stdio and HTTP with
+    /// sessions, not stateless HTTP. Decides only whether clients of the initialize handshake are asked to
+    /// confirm a deletion ([`confirm`]); `2026-07-28` clients are asked through the call's result anyway.
+    server_requests: bool,
 }
 
 impl TaskTools {
-    /// A handler for HTTP, where each request's caller comes from authentication.
-    pub fn per_request(tasks: TaskService) -> Self {
-        TaskTools { tasks, owner: None }
+    /// A handler for HTTP, where each request's caller comes from authentication; `stateful` when MCP
+    /// sessions are kept.
+    pub fn per_request(tasks: TaskService, stateful: bool) -> Self {
+        TaskTools { tasks, owner: None, server_requests: stateful }
     }
 
     /// A handler that always acts as `owner` (stdio).
     pub fn for_owner(tasks: TaskService, owner: Owner) -> Self {
-        TaskTools { tasks, owner: Some(owner) }
+        TaskTools { tasks, owner: Some(owner), server_requests: true }
     }
 
     fn caller(&self, context: &RequestContext<RoleServer>) -> Option<Owner> {
@@ -179,6 +187,11 @@ fn output_schema(name: &str) -> Option<Value> {
         let mut one = vec!["task"];
         if deleted {
             properties["deleted"] = json!({"type": "boolean"});
+            properties["declined"] = json!({
+                "type": "boolean",
+                "description": "true when the person, asked to confirm, said no: nothing was deleted."
+            });
+            properties["message"] = json!({"type": "string"});
             one.push("deleted");
         }
         json!({
@@ -270,7 +283,35 @@ impl ServerHandler for TaskTools {
                 CallToolResult::structured_error(json!({ "error": "not_allowed", "message": NOT_ALLOWED })).into()
             );
         };
-        Ok(self.call(&owner, &request.name, request.arguments).await.into())
+        let result = self.call(&owner, &request.name, request.arguments.clone()).await;
+        let Some(pending) = confirm::Pending::from_result(&result) else {
+            return Ok(result.into());
+        };
+        // A destructive batch without confirm: ask the person through the client when it can, else leave the
+        // asking to the model, as the unchanged result says.
+        let modern = context.protocol_version().is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let can_ask = confirm::can_ask(context.client_capabilities().as_ref());
+        let answer = if modern {
+            match pending.retried_answer(&request) {
+                Some(answer) => answer,
+                None if can_ask => return Ok(pending.input_required().into()),
+                None => None,
+            }
+        } else if can_ask && self.server_requests {
+            pending.ask(&context).await
+        } else {
+            None
+        };
+        Ok(match answer {
+            None => result,
+            Some(confirm::Answer::Yes) => {
+                let mut args = request.arguments.unwrap_or_default();
+                args.insert("confirm".into(), Value::Bool(true));
+                self.call(&owner, &request.name, Some(args)).await
+            }
+            Some(no) => pending.nothing_deleted(no),
+        }
+        .into())
     }
 }
 
