@@ -33,6 +33,7 @@ import nacl.bindings
 import nacl.signing
 import pytest
 from mcp import Client
+from mcp import types
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -245,10 +246,10 @@ def rest_task(d: Deployment, token: str, number: int) -> dict[str, Any] | None:
 
 
 @contextlib.asynccontextmanager
-async def mcp_http(url: str, token: str, mode: str = "auto") -> AsyncIterator[Client]:
+async def mcp_http(url: str, token: str, mode: str = "auto", **options: Any) -> AsyncIterator[Client]:
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
         transport = streamable_http_client(f"{url}/mcp", http_client=http)
-        async with Client(transport, mode=mode, read_timeout_seconds=30) as client:
+        async with Client(transport, mode=mode, read_timeout_seconds=30, **options) as client:
             yield client
 
 
@@ -831,6 +832,182 @@ def test_stdio_refuses_a_missing_database(tmp_path: Path) -> None:
     assert b"there is no database" in out.stderr, out.stderr
     assert not (tmp_path / "nothing" / "taskchat.db").exists()
 
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Confirming a batch deletion by elicitation
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def stateful_url(deployment: Deployment) -> Iterator[str]:
+    """A copy of taskchat that keeps MCP sessions, so it can wait for a handshake client's answer."""
+    server = deployment.start_copy(TASKCHAT_MCP_STATELESS="false")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+class Person:
+    """An elicitation callback: answers as told ("error" refuses to ask) and keeps what it was asked."""
+
+    def __init__(self, action: str, confirm: bool = True) -> None:
+        self.action, self.confirm = action, confirm
+        self.asked: list[types.ElicitRequestFormParams] = []
+
+    async def __call__(self, context: Any, params: Any) -> types.ElicitResult | types.ErrorData:
+        self.asked.append(params)
+        if self.action == "error":
+            return types.ErrorData(code=-32600, message="this client cannot ask now")
+        content = {"confirm": self.confirm} if self.action == "accept" else None
+        return types.ElicitResult(action=self.action, content=content)
+
+
+# Where the client connects and how: default (stateless) HTTP or a stateful copy or stdio; "auto" negotiates
+# 2026-07-28 (the server asks through the call's result), "legacy" the handshake (the server sends
+# elicitation/create and waits).
+ROUTES = {
+    "http-modern": ("http", "auto"),
+    "http-stateful-modern": ("stateful", "auto"),
+    "http-stateful-legacy": ("stateful", "legacy"),
+    "stdio-modern": ("stdio", "auto"),
+    "stdio-legacy": ("stdio", "legacy"),
+}
+
+
+@contextlib.asynccontextmanager
+async def connect(d: Deployment, url: str, account: Account, route: str, mode: str, **options: Any) -> AsyncIterator[Client]:
+    if route == "stdio":
+        async with Client(stdio_params(d, "--user", account.email), mode=mode, read_timeout_seconds=30, **options) as c:
+            yield c
+    else:
+        async with mcp_http(url, account.token, mode, **options) as c:
+            yield c
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("route,mode", ROUTES.values(), ids=ROUTES.keys())
+async def test_a_batch_deletion_asks_the_person_when_the_client_can(
+    deployment: Deployment, stateful_url: str, route: str, mode: str
+) -> None:
+    ada = sign_up(deployment)
+    url = stateful_url if route == "stateful" else deployment.url
+    titles = ["buy milk", "call mum", "pay rent", "keep me"]
+    batch = {"task_ids": [1, 2, 3, 9]}
+
+    # Without the capability the result is the one the model acts on, as before.
+    async with connect(deployment, url, ada, route, mode) as client:
+        assert (client.protocol_version == "2026-07-28") == (mode == "auto")
+        for title in titles:
+            assert not (await call(client, "add_task", {"title": title}))[0]
+        is_error, asked = await call(client, "delete_task", batch)
+        assert is_error and asked["error"] == "confirmation_required"
+        assert [t["number"] for t in asked["tasks"]["found"]] == [1, 2, 3]
+
+    def left() -> list[str]:
+        return [t["title"] for t in rest_tasks(deployment, ada.token)]
+
+    # No, dismissed, or "accept" without the yes: nothing is deleted, and that is the call's (non-error) result.
+    for person, why in [
+        (Person("decline"), "the person said no"),
+        (Person("cancel"), "the question was dismissed"),
+        (Person("accept", confirm=False), "the person said no"),
+    ]:
+        async with connect(deployment, url, ada, route, mode, elicitation_callback=person) as client:
+            is_error, result = await call(client, "delete_task", batch)
+        assert not is_error, result
+        assert result["deleted"] is False and result["declined"] is True and result["results"] == []
+        assert result["message"] == f"Nothing was deleted: {why}."
+        assert len(person.asked) == 1
+        question = person.asked[0]
+        assert question.message == "Delete these 3 tasks? 1 buy milk, 2 call mum, 3 pay rent (there is no task 9.)"
+        schema = question.requested_schema
+        assert schema["properties"]["confirm"]["type"] == "boolean" and schema["required"] == ["confirm"]
+        assert left() == titles
+
+    # A client that fails to ask: over the handshake the server falls back to the unchanged result; in 2026-07-28
+    # the client gives up the call itself. Either way nothing is deleted.
+    person = Person("error")
+    async with connect(deployment, url, ada, route, mode, elicitation_callback=person) as client:
+        if mode == "legacy":
+            is_error, asked = await call(client, "delete_task", batch)
+            assert is_error and asked["error"] == "confirmation_required"
+        else:
+            with pytest.raises(MCPError):
+                await client.call_tool("delete_task", batch)
+    assert len(person.asked) == 1 and left() == titles
+
+    # Yes: the call goes ahead as if confirm: true had been passed, and its result lists each task.
+    person = Person("accept")
+    async with connect(deployment, url, ada, route, mode, elicitation_callback=person) as client:
+        is_error, deleted = await call(client, "delete_task", batch)
+        assert not is_error and deleted["deleted"] is True
+        assert (deleted["succeeded"], deleted["failed"]) == (3, 1)
+        assert [(r["number"], r["ok"]) for r in deleted["results"]] == [(1, True), (2, True), (3, True), (9, False)]
+        assert [r["task"]["title"] for r in deleted["results"][:3]] == titles[:3]
+        assert len(person.asked) == 1
+        assert left() == ["keep me"]
+        # Already confirmed, or one task: nobody is asked.
+        assert not (await call(client, "add_task", {"title": "another"}))[0]
+        assert not (await call(client, "delete_task", {"task_id": 4}))[0]
+        is_error, _ = await call(client, "delete_task", {"task_ids": [5, 6], "confirm": True})
+        assert not is_error
+        assert len(person.asked) == 1 and left() == []
+
+
+@pytest.mark.anyio
+async def test_stateless_http_does_not_ask_handshake_clients(deployment: Deployment) -> None:
+    """Without sessions the client's answer to elicitation/create would reach no one: the model asks instead."""
+    ada = sign_up(deployment)
+    person = Person("accept")
+    async with mcp_http(deployment.url, ada.token, "legacy", elicitation_callback=person) as client:
+        for title in ["one", "two"]:
+            assert not (await call(client, "add_task", {"title": title}))[0]
+        is_error, asked = await call(client, "delete_task", {"task_ids": [1, 2]})
+        assert is_error and asked["error"] == "confirmation_required"
+    assert person.asked == []
+    assert len(rest_tasks(deployment, ada.token)) == 2
+
+
+def test_a_retry_with_a_yes_for_other_tasks_is_asked_again(deployment: Deployment) -> None:
+    """A 2026-07-28 retry's answer counts only for the tasks it was asked about (the echoed requestState)."""
+    ada = sign_up(deployment)
+    headers = {"MCP-Protocol-Version": "2026-07-28"}
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+    }
+
+    def tools_call(i: int, name: str, arguments: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        body = {"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                "params": {"name": name, "arguments": arguments, "_meta": meta, **extra}}
+        r = mcp_post(deployment.url, body, ada.token, **headers, **{"Mcp-Method": "tools/call", "Mcp-Name": name})
+        assert r.status_code == 200, r.text
+        return jsonrpc_reply(r)
+
+    for i, title in enumerate(["one", "two", "three"]):
+        assert tools_call(i, "add_task", {"title": title})["result"]["isError"] is False
+    first = tools_call(10, "delete_task", {"task_ids": [1, 2]})["result"]
+    assert first["resultType"] == "input_required", first
+    question = first["inputRequests"]["confirm_delete"]
+    assert question["method"] == "elicitation/create"
+    assert question["params"]["message"] == "Delete these 2 tasks? 1 one, 2 two"
+    yes = {"confirm_delete": {"action": "accept", "content": {"confirm": True}}}
+    # The yes to tasks 1 and 2, replayed for 2 and 3: asked again, nothing deleted.
+    again = tools_call(11, "delete_task", {"task_ids": [2, 3]}, inputResponses=yes, requestState=first["requestState"])
+    assert again["result"]["resultType"] == "input_required"
+    assert again["result"]["inputRequests"]["confirm_delete"]["params"]["message"] == "Delete these 2 tasks? 2 two, 3 three"
+    # A reply that is not an elicitation result: the unchanged confirmation_required.
+    bad = {"confirm_delete": {"nonsense": 1}}
+    odd = tools_call(12, "delete_task", {"task_ids": [1, 2]}, inputResponses=bad, requestState=first["requestState"])
+    assert odd["result"]["isError"] is True
+    assert odd["result"]["structuredContent"]["error"] == "confirmation_required"
+    assert len(rest_tasks(deployment, ada.token)) == 3
+    done = tools_call(13, "delete_task", {"task_ids": [1, 2]}, inputResponses=yes, requestState=first["requestState"])
+    assert done["result"]["structuredContent"]["succeeded"] == 2
+    assert [t["title"] for t in rest_tasks(deployment, ada.token)] == ["three"]
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
