@@ -72,7 +72,9 @@ fn due_schema(clears: bool) -> Value {
          'dec 24', '2026-12-24 09:30', 'end of month'. A date without a time is due all that day.",
     );
     if clears {
-        d.push_str(" null removes the due date.");
+        // "none" as well as null: a strict-mode model sends null for every argument it leaves out, so null
+        // cannot be its only way to say "remove" (see `openai::strict_arguments`).
+        d.push_str(" \"none\" removes the due date.");
     }
     json!({"type": if clears { json!(["string", "null"]) } else { json!("string") }, "maxLength": 100, "description": d})
 }
@@ -210,7 +212,7 @@ pub fn definitions() -> Vec<ToolDef> {
             name: "update_task",
             title: "Update a task",
             description: "Change the person's tasks, by number (task_id, or task_ids to make the same change to \
-                          several): title, description, due date, priority or labels. Give only what changes; an empty description clears it, a null due removes the \
+                          several): title, description, due date, priority or labels. Give only what changes; an empty description clears it, due \"none\" removes the \
                           due date. labels replaces all labels; add_labels and remove_labels change some. Returns \
                           the task as it now is.",
             input_schema: json!({
@@ -290,6 +292,11 @@ fn is_overdue(due: &dates::DueSpec, now: &jiff::ZonedDateTime) -> bool {
 
 type Args = Map<String, Value>;
 
+/// Whether an argument was given: a null says no more than leaving it out.
+fn given(args: &Args, key: &str) -> bool {
+    args.get(key).is_some_and(|v| !v.is_null())
+}
+
 /// Runs a tool as `owner`. Arguments come from a model or a client and are checked here; the owner comes
 /// from authentication. A `user_id` argument (clients written for the original system send one) is ignored
 /// by this function: callers that accept it check it against the caller first.
@@ -310,7 +317,8 @@ pub async fn call(tasks: &TaskService, owner: &Owner, name: &str, args: &Value) 
             Ok(query) => list(tasks, owner, &query, &now).await,
             Err(e) => return Ok(e),
         },
-        "complete_task" | "reopen_task" | "delete_task" | "update_task" if args.contains_key("task_ids") => {
+        // A null task_ids is one left out (strict-mode models send every argument).
+        "complete_task" | "reopen_task" | "delete_task" | "update_task" if given(args, "task_ids") => {
             return batch(tasks, owner, name, args, &now).await;
         }
         "complete_task" | "reopen_task" | "delete_task" | "update_task" => {
@@ -623,10 +631,13 @@ fn str_arg(args: &Args, key: &str, required: bool) -> Result<Option<String>, Too
     }
 }
 
-/// `due`: absent → None; null → Some(None) (clear); words or `{date, time}` → Some(Some(…)).
+/// `due`: absent → None; null or "none" → Some(None) (clear, or no due date for a new task); words or
+/// `{date, time}` → Some(Some(…)). null keeps its documented meaning of "remove" for MCP clients and the builtin
+/// assistant; the OpenAI provider drops the nulls of strict mode before they get here.
 fn due_arg(args: &Args) -> Result<Option<Option<crate::tasks::DueInput>>, ToolOutcome> {
     match args.get("due") {
         None => Ok(None),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("none") => Ok(Some(None)),
         Some(v) => due_input(v).map(Some).map_err(|e| ToolOutcome::invalid(e.to_string())),
     }
 }
@@ -669,7 +680,7 @@ fn task_number(args: &Args) -> Result<i64, ToolOutcome> {
 
 /// A short line for a running tool, as a chat UI shows it ("Adding 'buy milk'…").
 pub fn progress_title(name: &str, args: &Value) -> String {
-    let number = args.get("task_id").map(|v| v.to_string().trim_matches('"').to_string());
+    let number = args.get("task_id").filter(|v| !v.is_null()).map(|v| v.to_string().trim_matches('"').to_string());
     match (name, number) {
         ("add_task", _) => match args.get("title").and_then(Value::as_str) {
             Some(t) => format!("Adding '{}'…", t.trim()),
@@ -708,5 +719,123 @@ pub fn done_title(name: &str, outcome: &ToolOutcome) -> String {
             _ => "Checked your tasks".into(),
         },
         _ => "Done".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::store::{self as auth_store, User};
+    use crate::db::Db;
+    use crate::tasks::Door;
+
+    /// A task service over an in-memory database, and an owner with one account.
+    async fn service() -> (TaskService, Owner) {
+        let db = Db::connect(Some("sqlite::memory:"), std::path::Path::new(".")).await.unwrap();
+        db.migrate_up().await.unwrap();
+        let tasks = TaskService::new(db.clone(), crate::events::EventBus::new(&db));
+        let now = crate::db::Timestamp::now();
+        let user = User {
+            name: "Nell".into(),
+            email: "nell@tools.invalid".into(),
+            email_verified: true,
+            image: None,
+            created_at: now,
+            updated_at: now,
+            id: "user-nell".into(),
+            timezone: "UTC".into(),
+        };
+        auth_store::create_user_with_password(&db, &user, "account-nell", "!").await.unwrap();
+        (tasks, Owner::new(&user.id, "UTC", Door::Rest))
+    }
+
+    async fn run(tasks: &TaskService, owner: &Owner, name: &str, args: Value) -> ToolOutcome {
+        call(tasks, owner, name, &args).await.unwrap()
+    }
+
+    /// Every optional argument of every tool, given as null: what a strict-mode model sends for those it leaves
+    /// out. Each call must do exactly what it does with them left out.
+    fn nulls_for(name: &str, given: Value) -> Value {
+        let def = definitions().into_iter().find(|d| d.name == name).unwrap();
+        let mut args = given.as_object().unwrap().clone();
+        for key in def.input_schema["properties"].as_object().unwrap().keys() {
+            args.entry(key.clone()).or_insert(Value::Null);
+        }
+        Value::Object(args)
+    }
+
+    #[tokio::test]
+    async fn an_explicit_null_is_an_argument_left_out() {
+        let (tasks, owner) = service().await;
+        let cases: Vec<(&str, Value)> = vec![
+            ("add_task", json!({"title": "buy milk"})),
+            ("add_task", json!({"title": "call mum", "due": "tomorrow"})),
+            ("list_tasks", json!({})),
+            ("list_tasks", json!({"search": "milk"})),
+            ("update_task", json!({"task_id": 1, "title": "buy oat milk"})),
+            ("complete_task", json!({"task_id": 1})),
+            ("reopen_task", json!({"task_id": 1})),
+            ("complete_task", json!({"task_ids": [1, 2]})),
+            ("delete_task", json!({"task_ids": [1, 2]})),
+            ("undo_last_change", json!({})),
+        ];
+        // The same calls on two accounts of their own, one with the nulls and one without, answer the same.
+        let (other, other_owner) = service().await;
+        for (name, given) in cases {
+            let with_nulls = nulls_for(name, given.clone());
+            let a = run(&tasks, &owner, name, with_nulls.clone()).await;
+            let b = run(&other, &other_owner, name, given.clone()).await;
+            assert!(!a.is_error || name == "delete_task", "{name} {with_nulls}: {}", a.result);
+            assert_eq!(a, b, "{name}: with nulls {with_nulls}, left out {given}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_null_task_id_is_missing_and_a_null_task_ids_means_one_task() {
+        let (tasks, owner) = service().await;
+        run(&tasks, &owner, "add_task", json!({"title": "water plants"})).await;
+        let none = run(&tasks, &owner, "complete_task", json!({"task_id": null, "task_ids": null})).await;
+        assert!(none.is_error);
+        assert_eq!(none.result["message"], "task_id is required: the task's number.");
+        let one = run(&tasks, &owner, "complete_task", json!({"task_id": 1, "task_ids": null, "confirm": null})).await;
+        assert_eq!(one.result["task"]["completed"], true, "{}", one.result);
+        // The one null with a meaning of its own: update_task's due, "remove the due date" (for MCP clients and
+        // the builtin assistant; strict-mode nulls never get here, see `openai::strict_arguments`).
+        let without = nulls_for("update_task", json!({"task_id": 1}));
+        let mut without = without.as_object().unwrap().clone();
+        without.remove("due");
+        let nothing = run(&tasks, &owner, "update_task", Value::Object(without)).await;
+        assert_eq!(nothing.result["error"], "invalid_arguments", "all null changes nothing: {}", nothing.result);
+        assert_eq!(progress_title("complete_task", &json!({"task_id": null})), "Working on it…");
+        assert_eq!(progress_title("complete_task", &json!({"task_id": 4})), "Completing task 4…");
+    }
+
+    #[tokio::test]
+    async fn none_removes_a_due_date_and_null_still_does_for_clients_that_send_it() {
+        let (tasks, owner) = service().await;
+        let added = run(&tasks, &owner, "add_task", json!({"title": "pay rent", "due": "tomorrow"})).await;
+        assert!(added.result["task"]["due"].is_object(), "{}", added.result);
+        let cleared = run(&tasks, &owner, "update_task", json!({"task_id": 1, "due": " None "})).await;
+        assert_eq!(cleared.result["task"]["due"], Value::Null, "{}", cleared.result);
+        run(&tasks, &owner, "update_task", json!({"task_id": 1, "due": "friday"})).await;
+        let cleared = run(&tasks, &owner, "update_task", json!({"task_id": 1, "due": null})).await;
+        assert_eq!(cleared.result["task"]["due"], Value::Null, "{}", cleared.result);
+        let undated = run(&tasks, &owner, "add_task", json!({"title": "read", "due": "none"})).await;
+        assert_eq!(undated.result["task"]["due"], Value::Null, "{}", undated.result);
+    }
+
+    #[test]
+    fn every_tool_names_tasks_the_same_way() {
+        for def in definitions() {
+            assert!(is_tool(def.name), "{}", def.name);
+            let props = def.input_schema["properties"].as_object().unwrap();
+            for key in props.keys() {
+                assert!(!matches!(key.as_str(), "id" | "number" | "task" | "tasks" | "ids"), "{}: {key}", def.name);
+            }
+            if props.contains_key("task_id") {
+                assert_eq!(props["task_id"], task_id_schema(), "{}", def.name);
+                assert_eq!(props["task_ids"], task_ids_schema(), "{}", def.name);
+            }
+        }
     }
 }
