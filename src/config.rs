@@ -315,6 +315,20 @@ pub struct ServeArgs {
     /// Model used when TASKCHAT_MODELS names `gemini` without one.
     #[arg(long, env = "GEMINI_MODEL", default_value = "gemini-2.5-flash")]
     pub gemini_model: String,
+    /// Sampling temperature for OpenAI (0 to 2). Unset: none is sent, and the server's default applies.
+    #[arg(long, env = "OPENAI_TEMPERATURE", value_parser = parse_temperature)]
+    pub openai_temperature: Option<f64>,
+    /// Stream OpenAI answers; `false` asks for whole answers (compatible servers that stream tool calls badly).
+    #[arg(long, env = "OPENAI_STREAM", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub openai_stream: bool,
+    /// Ask for token usage in streamed OpenAI answers (`stream_options`); some compatible servers reject it.
+    #[arg(long, env = "OPENAI_STREAM_USAGE", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub openai_stream_usage: bool,
+    /// Sampling temperature for Gemini (0 to 2), as `generationConfig.temperature`. Unset: Gemini's default.
+    #[arg(long, env = "GEMINI_TEMPERATURE", value_parser = parse_temperature)]
+    pub gemini_temperature: Option<f64>,
     /// Seconds to wait for a model to start answering, and the longest silence inside an answer.
     #[arg(long, env = "TASKCHAT_MODEL_TIMEOUT", default_value_t = 60)]
     pub model_timeout: u64,
@@ -347,6 +361,10 @@ impl std::fmt::Debug for ServeArgs {
             .field("openai_base_url", &self.openai_base_url)
             .field("gemini_api_key", &self.gemini_api_key.as_ref().map(|_| "<redacted>"))
             .field("gemini_base_url", &self.gemini_base_url)
+            .field("openai_temperature", &self.openai_temperature)
+            .field("openai_stream", &self.openai_stream)
+            .field("openai_stream_usage", &self.openai_stream_usage)
+            .field("gemini_temperature", &self.gemini_temperature)
             .field("mcp_allowed_hosts", &self.mcp_allowed_hosts)
             .field("mcp_stateless", &self.mcp_stateless)
             .finish()
@@ -386,6 +404,12 @@ impl ServeArgs {
             gemini_api_key: self.gemini_api_key.clone().filter(|k| !k.is_empty()),
             gemini_base_url: self.gemini_base_url.clone(),
             gemini_model: self.gemini_model.clone(),
+            openai: crate::llm::openai::OpenAiOptions {
+                temperature: self.openai_temperature,
+                stream: self.openai_stream,
+                stream_usage: self.openai_stream_usage,
+            },
+            gemini_temperature: self.gemini_temperature,
             policy: crate::llm::CallPolicy {
                 connect_timeout: timeout,
                 idle_timeout: timeout,
@@ -404,6 +428,13 @@ impl ServeArgs {
         }
         Only::parse_from(["taskchat"]).serve
     }
+}
+
+/// A model temperature: a number from 0 to 2 (what OpenAI and Gemini take), refused at startup otherwise.
+fn parse_temperature(raw: &str) -> Result<f64, String> {
+    let t: f64 = raw.trim().parse().map_err(|_| format!("{raw:?} is not a number: give one from 0 to 2"))?;
+    crate::llm::check_temperature("the temperature", Some(t)).map_err(|e| e.to_string())?;
+    Ok(t)
 }
 
 /// The smallest secret we accept; Better Auth warns below 32 characters.
@@ -448,5 +479,37 @@ pub fn resolve_secret(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::R
             );
             Ok(secret)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Parser)]
+    struct Only {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        Only::try_parse_from(std::iter::once("taskchat").chain(args.iter().copied())).map(|o| o.serve)
+    }
+
+    #[test]
+    fn model_options_parse_and_bad_temperatures_are_config_errors() {
+        let s = parse(&["--openai-temperature", "0.3", "--gemini-temperature", "2", "--openai-stream", "false"])
+            .unwrap()
+            .provider_settings();
+        assert_eq!(s.openai.temperature, Some(0.3));
+        assert_eq!(s.gemini_temperature, Some(2.0));
+        assert!(!s.openai.stream);
+        for bad in ["2.5", "-0.1", "NaN", "warm", "inf"] {
+            let flag = format!("--openai-temperature={bad}");
+            let e = parse(&[&flag]).err().unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(e.to_string().contains("from 0 to 2"), "{bad}: {e}");
+            assert!(parse(&[&format!("--gemini-temperature={bad}")]).is_err(), "{bad}");
+        }
+        assert_eq!(parse_temperature(" 0 "), Ok(0.0));
     }
 }

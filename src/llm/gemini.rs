@@ -6,21 +6,17 @@ use futures::StreamExt;
 use serde_json::{Map, Value, json};
 
 use super::sse::{data_events, send_with_retries};
-use super::{
-    CallPolicy, ChatMessage, ChatModel, HttpClients, LlmError, ModelEvent, ModelRequest, ModelStream, ToolCall,
-};
+use super::{ChatMessage, ChatModel, Endpoint, LlmError, ModelEvent, ModelRequest, ModelStream, ToolCall};
 
 pub struct Gemini {
-    http: HttpClients,
-    base_url: String,
-    api_key: String,
-    model: String,
-    policy: CallPolicy,
+    at: Endpoint,
+    /// `generationConfig.temperature`, sent only when set.
+    temperature: Option<f64>,
 }
 
 impl Gemini {
-    pub fn new(http: HttpClients, base_url: String, api_key: String, model: String, policy: CallPolicy) -> Self {
-        Gemini { http, base_url: base_url.trim_end_matches('/').to_string(), api_key, model, policy }
+    pub fn new(at: Endpoint, temperature: Option<f64>) -> Self {
+        Gemini { at, temperature }
     }
 }
 
@@ -57,7 +53,7 @@ fn state_parts(state: &Option<Value>) -> Option<&Vec<Value>> {
     (s.get("provider").and_then(Value::as_str) == Some("gemini")).then(|| s.get("parts")?.as_array())?
 }
 
-pub fn request_body(req: &ModelRequest) -> Value {
+pub fn request_body(req: &ModelRequest, temperature: Option<f64>) -> Value {
     let mut contents: Vec<Value> = vec![];
     // Call ids Gemini itself gave (in the parts it sent); a response names its call's id only then.
     let mut gemini_ids = std::collections::HashSet::new();
@@ -125,23 +121,27 @@ pub fn request_body(req: &ModelRequest) -> Value {
             .collect();
         body["tools"] = json!([{"functionDeclarations": decls}]);
     }
+    if let Some(t) = temperature {
+        body["generationConfig"] = json!({"temperature": t});
+    }
     body
 }
 
 #[async_trait::async_trait]
 impl ChatModel for Gemini {
     fn name(&self) -> String {
-        format!("gemini:{}", self.model)
+        format!("gemini:{}", self.at.model)
     }
 
     async fn stream(&self, request: &ModelRequest) -> Result<ModelStream, LlmError> {
-        let body = request_body(request);
-        let url = format!("{}/models/{}:streamGenerateContent?alt=sse", self.base_url, self.model);
-        let (http, lease) = self.http.lease(&url);
-        let res =
-            send_with_retries(&self.policy, || http.post(&url).header("x-goog-api-key", &self.api_key).json(&body))
-                .await?;
-        let events = data_events(res, self.policy.idle_timeout, lease);
+        let body = request_body(request, self.temperature);
+        let url = format!("{}/models/{}:streamGenerateContent?alt=sse", self.at.base_url, self.at.model);
+        let (http, lease) = self.at.http.lease(&url);
+        let res = send_with_retries(&self.at.policy, || {
+            http.post(&url).header("x-goog-api-key", &self.at.api_key).json(&body)
+        })
+        .await?;
+        let events = data_events(res, self.at.policy.idle_timeout, lease);
         let stream = futures::stream::unfold(
             (Box::pin(events), Vec::<Value>::new(), 0usize, false),
             |(mut events, mut parts, mut calls, done)| async move {
@@ -248,7 +248,9 @@ mod tests {
             tasks: None,
             user_name: None,
         };
-        let body = request_body(&req);
+        let body = request_body(&req, None);
+        assert!(body.get("generationConfig").is_none(), "the service's default unless set");
+        assert_eq!(request_body(&req, Some(0.4))["generationConfig"], json!({"temperature": 0.4}));
         assert_eq!(body["contents"][1]["parts"], parts);
         assert_eq!(body["contents"][2]["parts"].as_array().unwrap().len(), 2);
         let params = &body["tools"][0]["functionDeclarations"][0]["parameters"];

@@ -171,6 +171,22 @@ impl Default for CallPolicy {
     }
 }
 
+/// Where a network provider's calls go, and how: one model at one service.
+pub struct Endpoint {
+    pub http: HttpClients,
+    /// Without a trailing slash.
+    pub base_url: String,
+    pub api_key: String,
+    pub model: String,
+    pub policy: CallPolicy,
+}
+
+impl Endpoint {
+    pub fn new(http: HttpClients, base_url: &str, api_key: String, model: String, policy: CallPolicy) -> Endpoint {
+        Endpoint { http, base_url: base_url.trim_end_matches('/').to_string(), api_key, model, policy }
+    }
+}
+
 /// Parses `TASKCHAT_MODELS`-style lists: `openai:gpt-4o-mini,gemini:gemini-2.5-flash,builtin`.
 pub fn parse_model_list(spec: &str) -> Result<Vec<(String, Option<String>)>, String> {
     let mut out = vec![];
@@ -200,11 +216,28 @@ pub struct ProviderSettings {
     pub gemini_api_key: Option<String>,
     pub gemini_base_url: String,
     pub gemini_model: String,
+    pub openai: openai::OpenAiOptions,
+    pub gemini_temperature: Option<f64>,
     pub policy: CallPolicy,
+}
+
+/// The temperatures OpenAI and Gemini take.
+pub const TEMPERATURE_RANGE: std::ops::RangeInclusive<f64> = 0.0..=2.0;
+
+/// A temperature setting, checked: `name` says which in the error.
+pub fn check_temperature(name: &str, t: Option<f64>) -> anyhow::Result<()> {
+    match t {
+        Some(t) if !TEMPERATURE_RANGE.contains(&t) => {
+            anyhow::bail!("{name} must be a number from 0 to 2, not {t}")
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The ordered providers: the configured list, or those whose keys are present followed by `builtin`.
 pub fn build_providers(s: &ProviderSettings) -> anyhow::Result<Vec<Arc<dyn ChatModel>>> {
+    check_temperature("OPENAI_TEMPERATURE", s.openai.temperature)?;
+    check_temperature("GEMINI_TEMPERATURE", s.gemini_temperature)?;
     let list = match &s.models {
         Some(spec) => parse_model_list(spec).map_err(|e| anyhow::anyhow!("TASKCHAT_MODELS: {e}"))?,
         None => {
@@ -228,26 +261,18 @@ pub fn build_providers(s: &ProviderSettings) -> anyhow::Result<Vec<Arc<dyn ChatM
                 if key.is_empty() && s.openai_base_url.contains("api.openai.com") {
                     anyhow::bail!("TASKCHAT_MODELS names openai but OPENAI_API_KEY is not set");
                 }
-                out.push(Arc::new(openai::OpenAi::new(
-                    http.clone(),
-                    s.openai_base_url.clone(),
-                    key,
-                    model.unwrap_or_else(|| s.openai_model.clone()),
-                    s.policy,
-                )));
+                let model = model.unwrap_or_else(|| s.openai_model.clone());
+                let at = Endpoint::new(http.clone(), &s.openai_base_url, key, model, s.policy);
+                out.push(Arc::new(openai::OpenAi::new(at, s.openai)));
             }
             "gemini" => {
                 let key = s
                     .gemini_api_key
                     .clone()
                     .ok_or_else(|| anyhow::anyhow!("TASKCHAT_MODELS names gemini but GEMINI_API_KEY is not set"))?;
-                out.push(Arc::new(gemini::Gemini::new(
-                    http.clone(),
-                    s.gemini_base_url.clone(),
-                    key,
-                    model.unwrap_or_else(|| s.gemini_model.clone()),
-                    s.policy,
-                )));
+                let model = model.unwrap_or_else(|| s.gemini_model.clone());
+                let at = Endpoint::new(http.clone(), &s.gemini_base_url, key, model, s.policy);
+                out.push(Arc::new(gemini::Gemini::new(at, s.gemini_temperature)));
             }
             _ => out.push(Arc::new(builtin::Builtin)),
         }
@@ -375,6 +400,21 @@ mod tests {
         let plain: Vec<_> = (0..2 * CALLS_PER_CLIENT).map(|_| http.lease("http://localhost:11434/v1").1).collect();
         assert_eq!(http.built(), 2);
         drop((again, plain));
+    }
+
+    #[test]
+    fn a_temperature_out_of_range_is_a_configuration_error() {
+        let settings = |openai: Option<f64>, gemini: Option<f64>| ProviderSettings {
+            models: Some("builtin".into()),
+            openai: openai::OpenAiOptions { temperature: openai, ..Default::default() },
+            gemini_temperature: gemini,
+            ..Default::default()
+        };
+        assert!(build_providers(&settings(Some(0.0), Some(2.0))).is_ok());
+        let e = build_providers(&settings(Some(2.1), None)).err().unwrap().to_string();
+        assert!(e.contains("OPENAI_TEMPERATURE") && e.contains("from 0 to 2"), "{e}");
+        let e = build_providers(&settings(None, Some(f64::NAN))).err().unwrap().to_string();
+        assert!(e.contains("GEMINI_TEMPERATURE"), "{e}");
     }
 
     #[test]
