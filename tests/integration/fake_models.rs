@@ -32,6 +32,7 @@ pub enum Provider {
 }
 
 /// One piece of a streamed body.
+#[derive(Clone)]
 pub enum Piece {
     /// An SSE event: `data: <payload>\n\n`.
     Data(String),
@@ -46,6 +47,7 @@ pub enum Piece {
 }
 
 /// The reply to one request.
+#[derive(Clone)]
 pub enum Scripted {
     /// `200 text/event-stream` with these pieces.
     Stream(Vec<Piece>),
@@ -75,6 +77,31 @@ impl Scripted {
             body: json!({"error": {"message": "Traceback (most recent call last): upstream_worker_7 exploded",
                                    "type": "server_error"}})
             .to_string(),
+        }
+    }
+
+    /// The reply as JSON, for recorded wire pairs: a stream as its data payloads in order (each read as JSON when
+    /// it is), a plain answer as its status and body.
+    pub fn describe(&self) -> Value {
+        let payload = |d: &str| serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.to_string()));
+        match self {
+            Scripted::Stream(pieces) => {
+                let data: Vec<Value> = pieces
+                    .iter()
+                    .map(|p| match p {
+                        Piece::Data(d) => payload(d),
+                        Piece::Raw(r) => json!({"raw": r}),
+                        Piece::Gate(_) => json!("<gate>"),
+                        Piece::Stall => json!("<stall>"),
+                        Piece::Reset => json!("<reset>"),
+                    })
+                    .collect();
+                json!({"status": 200, "content_type": "text/event-stream", "data": data})
+            }
+            Scripted::Status { status, body, .. } => {
+                json!({"status": status, "content_type": "application/json", "body": payload(body)})
+            }
+            Scripted::Hang => json!("<hang>"),
         }
     }
 
@@ -163,6 +190,11 @@ impl FakeModels {
         args.gemini_api_key = Some(GEMINI_KEY.into());
         args.model_timeout = 2;
         args.model_retries = 1;
+        // The request shapes the tests expect, whatever the environment says.
+        args.openai_temperature = None;
+        args.openai_stream = true;
+        args.openai_stream_usage = true;
+        args.gemini_temperature = None;
     }
 
     /// Queues the reply to the next request to `provider`.
@@ -385,6 +417,36 @@ pub mod openai {
 
     pub fn tool_call(id: &str, name: &str, arguments: &str) -> Scripted {
         tool_calls(&[(id, name, arguments)])
+    }
+
+    /// A whole `chat.completion` answer (`stream: false`) with this message.
+    pub fn completion(message: Value, finish_reason: &str) -> Scripted {
+        let body = json!({
+            "id": "chatcmpl-fake456",
+            "object": "chat.completion",
+            "created": 1_760_000_000,
+            "model": MODEL,
+            "system_fingerprint": "fp_fake",
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason}],
+            "usage": {"prompt_tokens": 321, "completion_tokens": 12, "total_tokens": 333},
+        });
+        Scripted::Status { status: 200, headers: vec![], body: body.to_string() }
+    }
+
+    /// A whole answer in text.
+    pub fn completion_text(text: &str) -> Scripted {
+        completion(json!({"role": "assistant", "content": text, "refusal": null}), "stop")
+    }
+
+    /// A whole answer with tool calls `(id, name, arguments as sent)`.
+    pub fn completion_tool_calls(calls: &[(&str, &str, &str)]) -> Scripted {
+        let calls: Vec<Value> = calls
+            .iter()
+            .map(|(id, name, arguments)| {
+                json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
+            })
+            .collect();
+        completion(json!({"role": "assistant", "content": null, "refusal": null, "tool_calls": calls}), "tool_calls")
     }
 }
 

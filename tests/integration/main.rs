@@ -17,3 +17,4 @@ mod migrations;
 mod operator;
 mod rich;
 mod tasks;
+mod wire;
