@@ -166,6 +166,7 @@ fn assert_openai_tools(body: &Value) {
     assert_eq!(names, TOOL_NAMES);
     for t in tools {
         assert_eq!(t["type"], "function");
+        assert_eq!(t["function"]["strict"], true, "{t}");
         assert!(t["function"]["description"].as_str().unwrap().len() > 20, "{t}");
         let params = &t["function"]["parameters"];
         assert_eq!(params["type"], "object", "{t}");
@@ -174,13 +175,15 @@ fn assert_openai_tools(body: &Value) {
     }
     let params =
         |name: &str| tools.iter().find(|t| t["function"]["name"] == name).unwrap()["function"]["parameters"].clone();
-    assert_eq!(params("add_task")["required"], json!(["title"]));
+    // Strict mode: every property required, those the canonical schema leaves optional nullable.
+    assert_eq!(params("add_task")["required"], json!(["description", "due", "labels", "priority", "title"]));
+    assert_eq!(params("add_task")["properties"]["due"]["type"], json!(["string", "null"]));
     assert_eq!(params("add_task")["properties"]["title"]["type"], "string");
-    assert_eq!(params("list_tasks")["properties"]["status"]["enum"], json!(["all", "pending", "completed"]));
+    assert_eq!(params("list_tasks")["properties"]["status"]["enum"], json!(["all", "pending", "completed", null]));
     for name in ["add_task", "update_task"] {
         let props = &params(name)["properties"];
-        assert_eq!(props["priority"]["enum"], json!(["none", "low", "medium", "high", "urgent"]), "{name}");
-        assert_eq!(props["labels"]["type"], "array", "{name}");
+        assert_eq!(props["priority"]["enum"], json!(["none", "low", "medium", "high", "urgent", null]), "{name}");
+        assert_eq!(props["labels"]["type"], json!(["array", "null"]), "{name}");
         assert!(props["due"].is_object(), "{name} takes a due date: {props}");
     }
     let list = &params("list_tasks")["properties"];
@@ -188,13 +191,15 @@ fn assert_openai_tools(body: &Value) {
         assert!(list.get(filter).is_some(), "list_tasks filters by {filter}: {list}");
     }
     for name in ["complete_task", "reopen_task", "delete_task", "update_task"] {
-        assert_eq!(params(name)["properties"]["task_id"]["type"], "integer", "{name}");
+        assert_eq!(params(name)["properties"]["task_id"]["type"], json!(["integer", "null"]), "{name}");
         // Or several at once.
-        assert_eq!(params(name)["properties"]["task_ids"]["type"], "array", "{name}");
-        assert_eq!(params(name)["properties"]["task_ids"]["maxItems"], 100, "{name}");
+        assert_eq!(params(name)["properties"]["task_ids"]["type"], json!(["array", "null"]), "{name}");
+        // Strict mode takes no maxItems: the limit is said in words.
+        let ids = params(name)["properties"]["task_ids"]["description"].as_str().unwrap().to_string();
+        assert!(ids.ends_with("(1–100 items)"), "{name}: {ids}");
     }
-    assert_eq!(params("update_task")["properties"]["title"]["type"], "string");
-    assert_eq!(params("delete_task")["properties"]["confirm"]["type"], "boolean");
+    assert_eq!(params("update_task")["properties"]["title"]["type"], json!(["string", "null"]));
+    assert_eq!(params("delete_task")["properties"]["confirm"]["type"], json!(["boolean", "null"]));
 }
 
 fn assert_gemini_tools(body: &Value) {
@@ -1341,7 +1346,7 @@ on_both_databases!(a_model_sets_changes_clears_and_filters_rich_fields, |backend
         openai::tool_call(
             "c4",
             "update_task",
-            r#"{"task_id":1,"due":null,"priority":"urgent","remove_labels":["money"],"add_labels":["bills"]}"#,
+            r#"{"task_id":1,"due":"none","priority":"urgent","remove_labels":["money"],"add_labels":["bills"]}"#,
         ),
     );
     fake.push(Provider::OpenAi, openai::tool_call("c5", "update_task", r#"{"task_id":2,"due":"someday maybe"}"#));
