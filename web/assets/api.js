@@ -2,6 +2,8 @@
 // server-sent events). Every call carries the session cookie; every failure becomes an ApiError, so the pages
 // have one place to tell "signed out", "offline" and "refused" apart.
 
+import { t } from "./i18n.js";
+
 /**
  * @typedef {{ id: string, name: string, email: string, timezone?: string }} User
  * @typedef {{ date: string, time: string | null, at: string | null, timezone: string, string: string }} Due
@@ -47,7 +49,6 @@ export class ApiError extends Error {
   }
 }
 
-const NETWORK_MESSAGE = "Couldn't reach taskchat. Check your connection and try again.";
 
 /**
  * @param {string} url
@@ -61,7 +62,7 @@ async function send(url, init = {}) {
     res = await fetch(url, { credentials: "same-origin", ...init });
   } catch (e) {
     if (e instanceof DOMException && e.name === "AbortError") throw e;
-    throw new ApiError(0, "NETWORK", NETWORK_MESSAGE);
+    throw new ApiError(0, "NETWORK", t("net.offline"));
   }
   if (!res.ok) throw await errorOf(res);
   return res;
@@ -83,8 +84,8 @@ async function errorOf(res) {
     body && typeof body.message === "string"
       ? body.message
       : res.status >= 500
-        ? "Something went wrong on our side. Please try again in a moment."
-        : `The request failed (${res.status}).`;
+        ? t("net.server")
+        : t("net.failed", { status: res.status });
   const code = body && typeof body.code === "string" ? body.code : `HTTP_${res.status}`;
   const retry = Number.parseInt(res.headers.get("retry-after") ?? "", 10);
   return new ApiError(res.status, code, message, Number.isFinite(retry) && retry > 0 ? retry : null);
@@ -261,7 +262,7 @@ export async function chatkitStream(type, params, signal, onAccepted, onEvent) {
       chunk = await reader.read();
     } catch (e) {
       if (e instanceof DOMException && e.name === "AbortError") throw e;
-      throw new ApiError(0, "NETWORK", "The connection dropped before the answer was complete.");
+      throw new ApiError(0, "NETWORK", t("net.dropped"));
     }
     if (chunk.done) break;
     buffer += chunk.value.replace(/\r\n?/g, "\n");

@@ -2,6 +2,10 @@
 // place in plain words, and on success a return to where they were headed (?next=).
 
 import { ApiError, byId, el, safeNext, signIn, signUp } from "./api.js";
+import { languagePicker, localize, t } from "./i18n.js";
+
+localize();
+languagePicker(byId("language", HTMLSelectElement));
 
 const form = byId("auth-form", HTMLFormElement);
 const mode = form.dataset.mode === "signup" ? "signup" : "login";
@@ -23,7 +27,7 @@ if (next) {
 
 if (params.get("reason") === "expired") {
   const notice = byId("notice", HTMLElement);
-  notice.textContent = "Your session has ended. Sign in again to continue — your message is kept.";
+  notice.textContent = t("auth.expired");
   notice.hidden = false;
 }
 
@@ -31,16 +35,15 @@ const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** @type {Record<string, (v: string) => string>} what is wrong with each field's value, or "" */
 const checks = {
-  name: (v) => (v.trim() ? (v.length > 100 ? "Please use at most 100 characters." : "") : "Please tell us your name."),
-  email: (v) =>
-    !v.trim() ? "Please enter your email." : EMAIL_SHAPE.test(v.trim()) ? "" : "That doesn't look like an email address.",
+  name: (v) => (v.trim() ? (v.length > 100 ? t("check.nameLong") : "") : t("check.nameMissing")),
+  email: (v) => (!v.trim() ? t("check.emailMissing") : EMAIL_SHAPE.test(v.trim()) ? "" : t("check.emailShape")),
   password: (v) =>
     !v
-      ? "Please enter your password."
+      ? t("check.passwordMissing")
       : v.length < 8
-        ? "Passwords have at least 8 characters."
+        ? t("check.passwordShort")
         : v.length > 128
-          ? "Passwords have at most 128 characters."
+          ? t("check.passwordLong")
           : "",
 };
 
@@ -100,7 +103,7 @@ form.addEventListener("submit", async (ev) => {
   }
   const label = submit.textContent;
   submit.disabled = true;
-  submit.textContent = mode === "signup" ? "Creating your account…" : "Signing in…";
+  submit.textContent = t(mode === "signup" ? "signup.busy" : "login.busy");
   form.setAttribute("aria-busy", "true");
   try {
     if (mode === "signup" && name) await signUp(name.value.trim(), email.value.trim(), password.value);
@@ -119,27 +122,27 @@ form.addEventListener("submit", async (ev) => {
 /** @param {unknown} e */
 function explain(e) {
   if (!(e instanceof ApiError)) {
-    showFormError("Something unexpected happened. Please try again.");
+    showFormError(t("auth.unexpected"));
     return;
   }
   switch (e.code) {
     case "INVALID_EMAIL_OR_PASSWORD":
       // Never say which one was wrong.
-      showFormError("That email and password don't match an account. Check both and try again.");
+      showFormError(t("auth.mismatch"));
       password.select();
       password.focus();
       return;
     case "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL":
     case "USER_ALREADY_EXISTS":
-      showField(email, "There's already an account with this email.");
-      showFormError("Is it yours? You can sign in instead.", {
+      showField(email, t("auth.exists"));
+      showFormError(t("auth.existsHint"), {
         href: `/login${next ? `?next=${encodeURIComponent(next)}` : ""}`,
-        label: "Sign in",
+        label: t("signup.switchLink"),
       });
       email.focus();
       return;
     case "INVALID_EMAIL":
-      showField(email, "That doesn't look like an email address.");
+      showField(email, t("check.emailShape"));
       email.focus();
       return;
     case "PASSWORD_TOO_SHORT":
@@ -151,10 +154,10 @@ function explain(e) {
   if (e.status === 429) {
     const wait =
       e.retryAfter === null
-        ? "a few seconds"
+        ? t("wait.few")
         : e.retryAfter < 90
-          ? `${e.retryAfter} second${e.retryAfter === 1 ? "" : "s"}`
-          : `${Math.ceil(e.retryAfter / 60)} minutes`;
-    showFormError(`Too many attempts in a row. Please wait ${wait} and try again.`);
+          ? t("wait.seconds", { count: e.retryAfter })
+          : t("wait.minutes", { count: Math.ceil(e.retryAfter / 60) });
+    showFormError(t("auth.tooMany", { wait }));
   } else showFormError(e.message);
 }

@@ -15,6 +15,7 @@ import {
   input as userInput,
   signOut,
 } from "./api.js";
+import { languagePicker, localize, t, tn } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
 import { taskPanel } from "./tasks.js";
 
@@ -22,6 +23,8 @@ import { taskPanel } from "./tasks.js";
 /** @typedef {import("./api.js").Item} Item */
 /** @typedef {import("./api.js").StreamEvent} StreamEvent */
 /** @typedef {import("./api.js").User} User */
+
+localize();
 
 const ui = {
   app: byId("app", HTMLElement),
@@ -123,7 +126,7 @@ function handleCommonError(e, retry, background = false) {
   }
   if (e.offline) {
     if (background && !ui.banner.hidden) return true;
-    showBanner(e.message, retry ? { label: "Retry", run: retry } : undefined);
+    showBanner(e.message, retry ? { label: t("chat.retry"), run: retry } : undefined);
     state.bannerIsBackground = background;
     return true;
   }
@@ -133,8 +136,8 @@ function handleCommonError(e, retry, background = false) {
 function sessionEnded() {
   saveDraft();
   state.sessionEnded = true;
-  showBanner("Your session has ended. Sign in again to continue — your message is kept.", {
-    label: "Sign in",
+  showBanner(t("auth.expired"), {
+    label: t("chat.signIn"),
     href: signInAgainHref(),
   });
 }
@@ -157,35 +160,36 @@ function fitComposer() {
 
 // ---- threads --------------------------------------------------------------------------------------------
 
-/** @param {Thread} t */
-const titleOf = (t) => (t.title && t.title.trim()) || "New conversation";
+/** @param {Thread} th */
+const titleOf = (th) => (th.title && th.title.trim()) || t("chat.untitled");
 
 function renderThreads() {
   ui.threadList.replaceChildren(
-    ...state.threads.map((t) => {
+    ...state.threads.map((th) => {
       const li = el("li", "thread");
-      li.dataset.id = t.id;
-      const a = el("a", "thread-link", titleOf(t));
-      a.href = `/chat?thread=${encodeURIComponent(t.id)}`;
-      if (t.id === state.threadId) a.setAttribute("aria-current", "page");
+      li.dataset.id = th.id;
+      const a = el("a", "thread-link", titleOf(th));
+      a.dir = "auto";
+      a.href = `/chat?thread=${encodeURIComponent(th.id)}`;
+      if (th.id === state.threadId) a.setAttribute("aria-current", "page");
       a.addEventListener("click", (ev) => {
         if (ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.button !== 0) return;
         ev.preventDefault();
         closeDrawers();
-        go(t.id);
+        go(th.id);
       });
       const rename = el("button", "icon-btn small");
       rename.type = "button";
-      rename.setAttribute("aria-label", `Rename “${titleOf(t)}”`);
-      rename.title = "Rename";
+      rename.setAttribute("aria-label", t("chat.renameThread", { title: titleOf(th) }));
+      rename.title = t("chat.rename");
       rename.append(icon("edit"));
-      rename.addEventListener("click", () => renameThread(t, rename));
+      rename.addEventListener("click", () => renameThread(th, rename));
       const del = el("button", "icon-btn small danger");
       del.type = "button";
-      del.setAttribute("aria-label", `Delete “${titleOf(t)}”`);
-      del.title = "Delete";
+      del.setAttribute("aria-label", t("chat.deleteThread", { title: titleOf(th) }));
+      del.title = t("chat.delete");
       del.append(icon("trash"));
-      del.addEventListener("click", () => deleteThread(t, del));
+      del.addEventListener("click", () => deleteThread(th, del));
       li.append(a, el("span", "thread-actions"));
       li.lastElementChild?.append(rename, del);
       return li;
@@ -234,14 +238,14 @@ async function go(id, push = true) {
   restoreDraft();
   ui.messages.replaceChildren();
   if (!id) {
-    setTitle("New chat");
+    setTitle(t("chat.newChat"));
     showWelcome();
     ui.input.focus();
     return;
   }
   ui.welcome.hidden = true;
   const known = state.threads.find((t) => t.id === id);
-  setTitle(known ? titleOf(known) : "Loading…");
+  setTitle(known ? titleOf(known) : t("chat.loading"));
   ui.messages.setAttribute("aria-busy", "true");
   try {
     const thread = await chatkit("threads.get_by_id", { thread_id: id });
@@ -260,8 +264,8 @@ async function go(id, push = true) {
   } catch (e) {
     if (state.threadId !== id) return;
     if (e instanceof ApiError && e.status === 404) {
-      setTitle("Conversation not found");
-      showBanner("This conversation doesn't exist, or it was deleted.", { label: "Start a new chat", run: () => go(null) }, "info");
+      setTitle(t("chat.notFound"));
+      showBanner(t("chat.notFoundText"), { label: t("chat.startNew"), run: () => go(null) }, "info");
     } else if (!handleCommonError(e, () => go(id, false))) {
       showBanner(errorText(e));
     }
@@ -275,21 +279,21 @@ function showWelcome() {
 }
 
 /**
- * @param {Thread} t
+ * @param {Thread} th
  * @param {HTMLElement} from
  */
-async function renameThread(t, from) {
+async function renameThread(th, from) {
   const title = await ask({
-    title: "Rename conversation",
-    field: { label: "Title", value: titleOf(t) },
-    ok: "Rename",
+    title: t("chat.renameTitle"),
+    field: { label: t("chat.titleField"), value: titleOf(th) },
+    ok: t("chat.rename"),
     from,
   });
   if (title === null || !title.trim()) return;
   try {
-    upsertThread(await chatkit("threads.update", { thread_id: t.id, title: title.trim() }));
-    announce("Conversation renamed.");
-    const again = ui.threadList.querySelector(`li[data-id="${CSS.escape(t.id)}"] .thread-link`);
+    upsertThread(await chatkit("threads.update", { thread_id: th.id, title: title.trim() }));
+    announce(t("chat.renamed"));
+    const again = ui.threadList.querySelector(`li[data-id="${CSS.escape(th.id)}"] .thread-link`);
     if (again instanceof HTMLElement) again.focus();
   } catch (e) {
     if (!handleCommonError(e)) showBanner(errorText(e));
@@ -297,24 +301,24 @@ async function renameThread(t, from) {
 }
 
 /**
- * @param {Thread} t
+ * @param {Thread} th
  * @param {HTMLElement} from
  */
-async function deleteThread(t, from) {
+async function deleteThread(th, from) {
   const ok = await ask({
-    title: "Delete this conversation?",
-    text: `“${titleOf(t)}” and its messages will be gone for good. Your tasks stay as they are.`,
-    ok: "Delete",
+    title: t("chat.deleteTitle"),
+    text: tn("chat.deleteText", { title: titleOf(th) }),
+    ok: t("chat.delete"),
     danger: true,
     from,
   });
   if (ok === null) return;
   try {
-    await chatkit("threads.delete", { thread_id: t.id });
-    state.threads = state.threads.filter((x) => x.id !== t.id);
-    if (state.user) drafts.set(state.user.id, t.id, "");
-    announce("Conversation deleted.");
-    if (state.threadId === t.id) await go(null);
+    await chatkit("threads.delete", { thread_id: th.id });
+    state.threads = state.threads.filter((x) => x.id !== th.id);
+    if (state.user) drafts.set(state.user.id, th.id, "");
+    announce(t("chat.deleted"));
+    if (state.threadId === th.id) await go(null);
     else renderThreads();
     const first = ui.threadList.querySelector("a");
     (first instanceof HTMLElement ? first : byId("new-chat", HTMLButtonElement)).focus();
@@ -328,7 +332,7 @@ async function deleteThread(t, from) {
 /**
  * A modal question. Resolves to the field's value ("" without a field) when confirmed, null when cancelled
  * (Cancel, Escape). Focus goes back to `from`.
- * @param {{ title: string, text?: string, field?: { label: string, value: string }, ok: string,
+ * @param {{ title: string, text?: Node[], field?: { label: string, value: string }, ok: string,
  *   danger?: boolean, from: HTMLElement }} q
  * @returns {Promise<string | null>}
  */
@@ -336,7 +340,7 @@ function ask(q) {
   const d = ui.dialog;
   byId("dialog-title", HTMLElement).textContent = q.title;
   const text = byId("dialog-text", HTMLElement);
-  text.textContent = q.text || "";
+  text.replaceChildren(...(q.text || []));
   text.hidden = !q.text;
   const field = byId("dialog-field", HTMLElement);
   const inputEl = byId("dialog-input", HTMLInputElement);
@@ -388,8 +392,9 @@ function scrollToEnd(force = false) {
 function bubble(who, id) {
   const row = el("article", `msg ${who}`);
   if (id) row.dataset.id = id;
-  row.setAttribute("aria-label", who === "user" ? "You said" : "taskchat said");
+  row.setAttribute("aria-label", t(who === "user" ? "chat.youSaid" : "chat.assistantSaid"));
   const body = el("div", "msg-body");
+  body.dir = "auto";
   row.append(body);
   ui.messages.append(row);
   ui.welcome.hidden = true;
@@ -414,7 +419,7 @@ function activity(id) {
   const box = el("div", "activity");
   box.dataset.id = id;
   box.setAttribute("role", "group");
-  box.setAttribute("aria-label", "What taskchat did");
+  box.setAttribute("aria-label", t("chat.activity"));
   box.append(el("ul", "activity-list"));
   ui.messages.append(box);
   ui.welcome.hidden = true;
@@ -438,7 +443,9 @@ function setActivityTask(box, index, task) {
   li.className = loading ? "loading" : "complete";
   const mark = loading ? el("span", "spinner") : icon("check");
   mark.setAttribute("aria-hidden", "true");
-  li.replaceChildren(mark, el("span", "", task.title || ""));
+  const what = el("span", "", task.title || "");
+  what.dir = "auto";
+  li.replaceChildren(mark, what);
 }
 
 /** @param {Item} item */
@@ -557,7 +564,7 @@ async function send(text, retryItem) {
         }
         break;
       case "error":
-        streamError(ev.message || "Something went wrong while answering.", ev.allow_retry ? retryTarget(pending, retryItem) : null);
+        streamError(ev.message || t("chat.answerFailed"), ev.allow_retry ? retryTarget(pending, retryItem) : null);
         break;
       case "notice":
         showBanner(ev.message, undefined, ev.level === "danger" ? "error" : "info");
@@ -591,11 +598,11 @@ async function send(text, retryItem) {
         if (live.answer.frame) cancelAnimationFrame(live.answer.frame);
         paint();
         live.answer.body.parentElement?.classList.remove("streaming");
-        live.answer.body.append(el("p", "stopped", "Stopped."));
+        live.answer.body.append(el("p", "stopped", t("chat.stopped")));
       } else {
-        ui.messages.append(el("p", "stopped note", "Stopped."));
+        ui.messages.append(el("p", "stopped note", t("chat.stopped")));
       }
-      announce("Stopped.");
+      announce(t("chat.stopped"));
     } else if (!accepted) {
       // Nothing reached the server: take the message back into the box so nothing is lost.
       pending?.row.remove();
@@ -608,7 +615,7 @@ async function send(text, retryItem) {
       if (!handleCommonError(e, () => send(ui.input.value, retryItem))) showBanner(errorText(e));
     } else if (e instanceof ApiError && e.offline) {
       const id = state.threadId;
-      showBanner(e.message, { label: "Reload the conversation", run: () => go(id, false) });
+      showBanner(e.message, { label: t("chat.reload"), run: () => go(id, false) });
     } else {
       streamError(errorText(e), null);
     }
@@ -644,7 +651,7 @@ function streamError(message, retry) {
   box.setAttribute("role", "alert");
   box.append(icon("alert"), el("span", "", message));
   if (retry) {
-    const b = el("button", "btn ghost small", "Try again");
+    const b = el("button", "btn ghost small", t("chat.tryAgain"));
     b.type = "button";
     b.addEventListener("click", () => {
       box.remove();
@@ -670,7 +677,7 @@ function setStreaming(on, keepFocus) {
 
 /** @param {unknown} e */
 function errorText(e) {
-  return e instanceof Error ? e.message : "Something went wrong. Please try again.";
+  return e instanceof Error ? e.message : t("error.generic");
 }
 
 // ---- drawers (phone and tablet widths) ------------------------------------------------------------------
@@ -700,6 +707,8 @@ function closeDrawers() {
 }
 
 // ---- wiring ---------------------------------------------------------------------------------------------
+
+languagePicker(byId("language", HTMLSelectElement));
 
 const tasks = taskPanel({ onError: handleCommonError, announce, zone: () => state.user?.timezone || "UTC" });
 // Back online: reload what may have been missed; a banner about a failed reload has done its job.
@@ -776,7 +785,7 @@ async function start() {
     state.user = await currentUser();
   } catch (e) {
     if (e instanceof ApiError && e.offline) {
-      showBanner(e.message, { label: "Retry", run: start });
+      showBanner(e.message, { label: t("chat.retry"), run: start });
       return;
     }
     throw e;
@@ -851,7 +860,7 @@ function listen() {
       const id = data.thread && data.thread.id;
       if (!id || id !== state.threadId || state.stream || Date.now() - state.streamEnded < 3000) return;
       if (kind === "thread.deleted") {
-        showBanner("This conversation was deleted in another window.", { label: "Start a new chat", run: () => go(null) }, "info");
+        showBanner(t("chat.deletedElsewhere"), { label: t("chat.startNew"), run: () => go(null) }, "info");
       } else if (kind === "thread.message") {
         // Continued on another device: show the new messages.
         soon("thread", () => {

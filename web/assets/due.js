@@ -2,6 +2,8 @@
 // their profile's time zone, not the browser's: someone travelling still sees their own "today". Also the
 // server's due filters and sort orders, so a change that arrives live lands where a reload would put it.
 
+import { lang, locale, t as tr } from "./i18n.js";
+
 /** @typedef {import("./api.js").Task} Task */
 /** @typedef {import("./api.js").Due} Due */
 
@@ -38,12 +40,18 @@ export function wallClock(instant, zone) {
 /** @param {string} date YYYY-MM-DD, as a Date at UTC midnight (for calendar arithmetic and names) */
 const utcDay = (date) => new Date(`${date}T00:00:00Z`);
 
-const weekday = new Intl.DateTimeFormat("en-GB", { weekday: "long", timeZone: "UTC" });
-const short = new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
-const long = new Intl.DateTimeFormat("en-GB", { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+const weekday = new Intl.DateTimeFormat(locale, { weekday: "long", timeZone: "UTC" });
+const short = new Intl.DateTimeFormat(locale, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
+const shortYear = new Intl.DateTimeFormat(locale, { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+const long = new Intl.DateTimeFormat(locale, { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
 
-/** "Thu 24 Dec" (the parts in this order whatever the locale data says), with the year when not this one. */
+/** "Thu 24 Dec" (in English the parts in this order whatever the locale data says; other languages in their
+ * own order), with the year when not this one. */
 function shortDate(/** @type {string} */ date, /** @type {string} */ today) {
+  if (lang !== "en") {
+    const withYear = date.slice(0, 4) === today.slice(0, 4) ? short : shortYear;
+    return withYear.format(utcDay(date));
+  }
   /** @type {Record<string, string>} */
   const p = {};
   for (const part of short.formatToParts(utcDay(date))) p[part.type] = part.value;
@@ -68,13 +76,15 @@ export function describeDue(due, zone, completed = false, now = new Date()) {
   const full = `${long.format(utcDay(local.date))}${time}`;
   if (!Number.isFinite(days)) return { text: due.string, overdue: false, full: due.string };
   const overdue = !completed && (days < 0 || (days === 0 && !!due.at && new Date(due.at) < now));
+  /** @param {string} day */
+  const at = (day) => (local.time ? tr("due.withTime", { day, time: local.time }) : day);
   let text;
-  if (overdue) text = days < 0 ? `overdue by ${-days} ${days === -1 ? "day" : "days"}` : "overdue";
-  else if (days === 0) text = `today${time}`;
-  else if (days === 1) text = `tomorrow${time}`;
-  else if (days === -1) text = `yesterday${time}`;
-  else if (days > 1 && days < 7) text = `${weekday.format(utcDay(local.date))}${time}`;
-  else text = `${shortDate(local.date, today)}${time}`;
+  if (overdue) text = days < 0 ? tr("due.overdueBy", { count: -days }) : tr("due.overdue");
+  else if (days === 0) text = at(tr("due.today"));
+  else if (days === 1) text = at(tr("due.tomorrow"));
+  else if (days === -1) text = at(tr("due.yesterday"));
+  else if (days > 1 && days < 7) text = at(weekday.format(utcDay(local.date)));
+  else text = at(shortDate(local.date, today));
   return { text, overdue, full };
 }
 

@@ -1,6 +1,7 @@
 // A small Markdown renderer for the assistant's answers: paragraphs and line breaks, **bold**, *italic*,
 // `code`, fenced code, lists (- item / 1. item), quotes, headings and http(s) links. It builds DOM nodes and
-// sets only textContent, so text is never interpreted as HTML, whatever it contains.
+// sets only textContent, so text is never interpreted as HTML, whatever it contains. Each block takes its
+// direction from its own first letters (dir=auto): an answer in Urdu reads right to left, code left to right.
 
 const BULLET = /^\s*[-*+]\s+(.*)$/;
 const NUMBERED = /^\s*(\d{1,9})[.)]\s+(.*)$/;
@@ -26,6 +27,7 @@ export function renderMarkdown(text) {
       while (i < lines.length && !FENCE.test(lines[i])) code.push(lines[i++]);
       i++;
       const pre = document.createElement("pre");
+      pre.dir = "ltr";
       const c = document.createElement("code");
       c.textContent = code.join("\n");
       pre.append(c);
@@ -41,6 +43,7 @@ export function renderMarkdown(text) {
       while (i < lines.length && re.test(lines[i])) {
         const m = re.exec(lines[i]) || [];
         const li = document.createElement("li");
+        li.dir = "auto";
         inline(ordered ? m[2] : m[1], li);
         list.append(li);
         i++;
@@ -54,6 +57,7 @@ export function renderMarkdown(text) {
     } else if (HEADING.test(line)) {
       const p = document.createElement("p");
       p.className = "md-h";
+      p.dir = "auto";
       const b = document.createElement("strong");
       inline((HEADING.exec(line) || [])[1] || "", b);
       p.append(b);
@@ -61,6 +65,7 @@ export function renderMarkdown(text) {
       i++;
     } else if (QUOTE.test(line)) {
       const q = document.createElement("blockquote");
+      q.dir = "auto";
       const parts = [];
       while (i < lines.length && QUOTE.test(lines[i])) parts.push((QUOTE.exec(lines[i++]) || [])[1] || "");
       paragraph(parts, q);
@@ -69,6 +74,7 @@ export function renderMarkdown(text) {
       const parts = [];
       while (i < lines.length && lines[i].trim() && !startsBlock(lines[i])) parts.push(lines[i++]);
       const p = document.createElement("p");
+      p.dir = "auto";
       paragraph(parts, p);
       out.append(p);
     }

@@ -2,6 +2,7 @@
 // checkbox and delete. One set of listeners on the panel serves every row, however many are loaded.
 
 import { deleteTask, setDone } from "./api.js";
+import { t as tr } from "./i18n.js";
 import { makeDetails } from "./taskrow.js";
 
 /** @typedef {import("./api.js").Task} Task */
@@ -33,8 +34,9 @@ export function wireRows(panel, ctx) {
     input.type = "text";
     input.value = t.title;
     input.maxLength = 200;
+    input.dir = "auto";
     input.dataset.role = "editing";
-    input.setAttribute("aria-label", `New title for task ${t.number}`);
+    input.setAttribute("aria-label", tr("row.newTitle", { number: t.number }));
     label.hidden = true;
     label.after(input);
     let busy = false;
@@ -56,7 +58,7 @@ export function wireRows(panel, ctx) {
       if (!keep || !title || title === was) return close();
       busy = true;
       input.disabled = true;
-      const ok = await save(li, { title }, `Renamed task ${t.number}.`);
+      const ok = await save(li, { title }, tr("said.renamed", { number: t.number }));
       busy = false;
       input.disabled = false;
       if (ok) close();
@@ -112,11 +114,11 @@ export function wireRows(panel, ctx) {
       const to = next && next.querySelector("[data-role=delete]");
       if (to instanceof HTMLElement) to.focus();
       else newTask.focus();
-      act(() => deleteTask(t.number), "task.deleted", `Deleted task ${t.number}.`, t);
+      act(() => deleteTask(t.number), "task.deleted", tr("said.deleted", { number: t.number }), t);
     } else if (role === "unlabel") {
       const gone = /** @type {HTMLElement} */ (b).dataset.label;
       /** @type {HTMLElement} */ (li.querySelector("[data-role=label-add]")).focus();
-      save(li, { labels: t.labels.filter((l) => l !== gone) }, `Removed the label ${gone} from task ${t.number}.`);
+      save(li, { labels: t.labels.filter((l) => l !== gone) }, tr("said.unlabelled", { label: gone || "", number: t.number }));
     }
   });
 
@@ -128,10 +130,11 @@ export function wireRows(panel, ctx) {
     const n = e.task.number;
     if (f.dataset.role === "check" && f instanceof HTMLInputElement) {
       const done = f.checked;
-      act(() => setDone(n, done), "task.updated", done ? `Marked task ${n} done.` : `Task ${n} is pending again.`);
+      act(() => setDone(n, done), "task.updated", tr(done ? "said.done" : "said.reopened", { number: n }));
     } else if (f.dataset.role === "priority" && f instanceof HTMLSelectElement) {
       const priority = /** @type {Task["priority"]} */ (f.value);
-      save(li, { priority }, `Task ${n} is now ${priority === "none" ? "without priority" : `${priority} priority`}.`).then((ok) => {
+      const said = priority === "none" ? tr("said.noPriority", { number: n }) : tr("said.priority", { number: n, priority: tr(`priority.${priority}`) });
+      save(li, { priority }, said).then((ok) => {
         if (!ok) f.value = find(n)?.task.priority || "none";
       });
     } else if (f.dataset.role === "due" && f instanceof HTMLInputElement) saveDue(li, f);
@@ -147,7 +150,8 @@ export function wireRows(panel, ctx) {
     const words = f.value.trim();
     if (!t || f.dataset.busy || words === (t.due ? t.due.string : "")) return;
     f.dataset.busy = "1";
-    const ok = await save(li, { due: words || null }, words ? `Task ${n} is due ${words}.` : `Task ${n} has no due date now.`, f);
+    const said = words ? tr("said.due", { number: n, due: words }) : tr("said.noDue", { number: n });
+    const ok = await save(li, { due: words || null }, said, f);
     delete f.dataset.busy;
     if (ok) {
       delete f.dataset.dirty;
@@ -176,7 +180,7 @@ export function wireRows(panel, ctx) {
       ev.preventDefault();
       const name = f.value.trim();
       if (!name) return;
-      save(li, { labels: [...e.task.labels, name] }, `Labelled task ${e.task.number} ${name}.`, f).then((ok) => {
+      save(li, { labels: [...e.task.labels, name] }, tr("said.labelled", { number: e.task.number, label: name }), f).then((ok) => {
         if (ok) f.value = "";
       });
     }

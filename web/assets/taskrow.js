@@ -4,6 +4,7 @@
 
 import { el, icon } from "./api.js";
 import { describeDue } from "./due.js";
+import { t as tr } from "./i18n.js";
 
 /** @typedef {import("./api.js").Task} Task */
 
@@ -36,17 +37,19 @@ export function makeRow(t, zone) {
   box.dataset.role = "check";
   const label = el("label", "task-title");
   label.htmlFor = box.id;
-  label.append(el("span", "task-num", `#${t.number}`), " ", el("span", "task-text"));
+  const text = el("span", "task-text");
+  text.dir = "auto";
+  label.append(el("span", "task-num", `#${t.number}`), " ", text);
   const main = el("div", "task-main");
   main.append(label, el("div", "task-meta"));
   const more = iconButton("more", "more");
   more.setAttribute("aria-expanded", "false");
   more.setAttribute("aria-controls", `details-${t.number}`);
-  more.title = "Due, priority, labels";
+  more.title = tr("row.detailsTitle");
   const edit = iconButton("edit", "edit");
-  edit.title = "Edit";
+  edit.title = tr("row.edit");
   const del = iconButton("delete", "trash", "danger");
-  del.title = "Delete";
+  del.title = tr("row.delete");
   li.append(box, main, edit, more, del);
   fillRow(li, t, zone);
   return li;
@@ -66,31 +69,32 @@ export function fillRow(li, t, zone) {
   if (text) text.textContent = t.title;
   /** @type {[string, string][]} */
   const names = [
-    ["edit", "Edit"],
-    ["more", "Due, priority and labels of"],
-    ["delete", "Delete"],
+    ["edit", "row.editTask"],
+    ["more", "row.detailsOf"],
+    ["delete", "row.deleteTask"],
   ];
-  for (const [role, what] of names) {
-    li.querySelector(`[data-role=${role}]`)?.setAttribute("aria-label", `${what} task ${t.number}: ${t.title}`);
+  for (const [role, key] of names) {
+    li.querySelector(`[data-role=${role}]`)?.setAttribute("aria-label", tr(key, { number: t.number, title: t.title }));
   }
   const meta = /** @type {HTMLElement} */ (li.querySelector(".task-meta"));
   const parts = [];
   if (t.due) {
     const d = describeDue(t.due, zone, t.completed);
     const due = el("span", d.overdue ? "due overdue" : "due", d.text);
-    due.title = `Due ${d.full}`;
+    due.title = tr("row.due", { when: d.full });
     li.dataset.due = d.text;
-    parts.push(el("span", "sr-only", "Due:"), due);
+    parts.push(el("span", "sr-only", tr("row.dueSr")), due);
   } else {
     delete li.dataset.due;
   }
   if (t.priority !== "none") {
     const flag = el("span", `flag p-${t.priority}`);
-    flag.title = `${t.priority} priority`;
-    flag.append(icon("flag"), el("span", "", t.priority), el("span", "sr-only", " priority"));
+    const name = tr(`priority.${t.priority}`);
+    flag.title = tr("row.priorityTitle", { priority: name });
+    flag.append(icon("flag"), el("span", "", name), el("span", "sr-only", tr("row.prioritySr")));
     parts.push(flag);
   }
-  for (const l of t.labels) parts.push(el("span", "chip", l));
+  for (const l of t.labels) parts.push(Object.assign(el("span", "chip", l), { dir: "auto" }));
   meta.replaceChildren(...parts);
   meta.hidden = parts.length === 0;
   const details = li.querySelector(".task-details");
@@ -107,9 +111,9 @@ export function makeDetails(t) {
   const d = el("div", "task-details");
   d.id = `details-${n}`;
   d.setAttribute("role", "group");
-  d.setAttribute("aria-label", `Details of task ${n}`);
+  d.setAttribute("aria-label", tr("row.details", { number: n }));
 
-  const dueLabel = el("label", "", "Due");
+  const dueLabel = el("label", "", tr("row.dueField"));
   dueLabel.htmlFor = `due-${n}`;
   const due = el("input", "detail-due");
   due.type = "text";
@@ -117,23 +121,24 @@ export function makeDetails(t) {
   due.dataset.role = "due";
   due.maxLength = 100;
   due.autocomplete = "off";
-  due.placeholder = "tomorrow 5pm, 2026-12-24 17:00…";
+  due.dir = "auto";
+  due.placeholder = tr("row.duePlaceholder");
   due.setAttribute("aria-describedby", `due-hint-${n} error-${n}`);
-  const hint = el("span", "sr-only", "Enter saves; an empty field clears the due date.");
+  const hint = el("span", "sr-only", tr("row.dueHint"));
   hint.id = `due-hint-${n}`;
 
-  const prioLabel = el("label", "", "Priority");
+  const prioLabel = el("label", "", tr("row.priority"));
   prioLabel.htmlFor = `priority-${n}`;
   const prio = el("select");
   prio.id = `priority-${n}`;
   prio.dataset.role = "priority";
   for (const p of PRIORITIES) {
-    const o = el("option", "", p === "none" ? "No priority" : p[0].toUpperCase() + p.slice(1));
+    const o = el("option", "", tr(p === "none" ? "priority.none" : `priorityOption.${p}`));
     o.value = p;
     prio.append(o);
   }
 
-  const labelsTitle = el("span", "detail-name", "Labels");
+  const labelsTitle = el("span", "detail-name", tr("row.labels"));
   labelsTitle.id = `labels-${n}`;
   const chips = el("ul", "chips");
   chips.setAttribute("aria-labelledby", labelsTitle.id);
@@ -142,8 +147,9 @@ export function makeDetails(t) {
   add.dataset.role = "label-add";
   add.maxLength = 40;
   add.autocomplete = "off";
-  add.placeholder = "Add a label…";
-  add.setAttribute("aria-label", `Add a label to task ${n}`);
+  add.dir = "auto";
+  add.placeholder = tr("row.labelPlaceholder");
+  add.setAttribute("aria-label", tr("row.addLabel", { number: n }));
   add.setAttribute("aria-describedby", `error-${n}`);
 
   const error = el("p", "field-error");
@@ -174,10 +180,13 @@ export function fillDetails(d, t) {
   const chips = /** @type {HTMLUListElement} */ (d.querySelector(".chips"));
   chips.replaceChildren(
     ...t.labels.map((l) => {
-      const li = el("li", "chip", l);
+      const li = el("li", "chip");
+      const name = el("span", "", l);
+      name.dir = "auto";
+      li.append(name);
       const x = iconButton("unlabel", "close");
       x.dataset.label = l;
-      x.setAttribute("aria-label", `Remove label ${l} from task ${t.number}`);
+      x.setAttribute("aria-label", tr("row.removeLabel", { label: l, number: t.number }));
       li.append(x);
       return li;
     }),

@@ -5,6 +5,7 @@
 
 import { addTask, byId, listLabels, listTasks, patchTask, undoLast } from "./api.js";
 import { inDueFilter, labelKey, matchesSearch, orders, words } from "./due.js";
+import { formatNumber, t } from "./i18n.js";
 import { wireRows } from "./taskedit.js";
 import { detailsError, fillRow, makeRow } from "./taskrow.js";
 
@@ -150,11 +151,12 @@ export function taskPanel(hooks) {
 
   function counts() {
     const filtered = filters.view !== "all" || filters.label || words(filters.q).length;
-    pending.empty.textContent = filtered ? "No pending tasks match." : pendingHint;
+    pending.empty.textContent = filtered ? t("tasks.noMatch") : pendingHint;
     for (const s of sections) {
       s.group.hidden = !active(s);
       // The number the server's pages held, with a + while more pages are to come.
-      s.count.textContent = s.loaded && (s.items.length || !s.complete) ? `${s.items.length}${s.complete ? "" : "+"}` : "";
+      const n = s.items.length;
+      s.count.textContent = s.loaded && (n || !s.complete) ? (s.complete ? formatNumber(n) : t("tasks.countMore", { count: n })) : "";
       s.empty.hidden = !s.loaded || !s.complete || s.items.length > 0;
     }
     badge.textContent = pending.count.textContent;
@@ -352,11 +354,12 @@ export function taskPanel(hooks) {
       const options = labels.map((l) => {
         const o = document.createElement("option");
         o.value = l.name;
-        o.textContent = `${l.name} (${l.tasks})`;
+        o.textContent = t("tasks.labelOption", { label: l.name, count: l.tasks });
+        o.dir = "auto";
         return o;
       });
-      if (chosen && !labels.some((l) => l.name === chosen)) options.unshift(new Option(chosen, chosen));
-      labelSelect.replaceChildren(new Option("All labels", ""), ...options);
+      if (chosen && !labels.some((l) => l.name === chosen)) options.unshift(Object.assign(new Option(chosen, chosen), { dir: "auto" }));
+      labelSelect.replaceChildren(new Option(t("tasks.allLabels"), ""), ...options);
       labelSelect.value = chosen;
     } catch {
       // The filter keeps the labels it had; the task lists say what is wrong.
@@ -441,7 +444,9 @@ export function taskPanel(hooks) {
       }
       const first = u.changes[0];
       hooks.announce(
-        u.count === 1 && first ? `Undone: task ${first.number}, “${first.task.title}”, is as it was.` : `Undone: ${u.count} tasks are as they were.`,
+        u.count === 1 && first
+          ? t("tasks.undoneOne", { number: first.number, title: first.task.title })
+          : t("tasks.undoneMany", { count: u.count }),
       );
     } catch (e) {
       if (!hooks.onError(e)) showError(msg(e));
@@ -497,7 +502,7 @@ export function taskPanel(hooks) {
     const title = newTask.value.trim();
     if (!title) return;
     newTask.value = "";
-    act(() => addTask(title), "task.created", `Added “${title}”.`);
+    act(() => addTask(title), "task.created", t("tasks.added", { title }));
   });
 
   return { refresh, apply };
