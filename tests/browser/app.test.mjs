@@ -553,7 +553,7 @@ describe("taskchat in the browser", { timeout: 300_000 }, () => {
     }
   });
 
-  test("no page error, every request to the server itself, and the app under 150 KB", () => {
+  test("no page error, every request to the server itself, and the app under 200 KB (three languages' catalogs included)", () => {
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(foreign, []);
     let total = 0;
@@ -566,6 +566,7 @@ describe("taskchat in the browser", { timeout: 300_000 }, () => {
     };
     walk(WEB);
     console.log(`web/ is ${total} bytes (${(total / 1024).toFixed(1)} KB)`);
-    assert.ok(total < 150 * 1024, `web/ is ${total} bytes`);
+    // 128 KB before the language catalogs (i18n.js, about 31 KB: Urdu takes two bytes a letter).
+    assert.ok(total < 200 * 1024, `web/ is ${total} bytes`);
   });
 });
