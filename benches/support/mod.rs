@@ -40,7 +40,8 @@ impl Drop for Server {
 }
 
 /// Starts `taskchat serve` in production mode on a free loopback port, with `env` on top; errors it logs are
-/// passed on to this program's stderr.
+/// passed on to this program's stderr. With `TASKCHAT_BENCH_SQL_LOG=FILE` every statement the server runs is
+/// written to FILE with its time (sqlx's debug log), to see what a turn costs by statement.
 pub fn start_server(
     bin: &Path,
     dir: &Path,
@@ -69,6 +70,13 @@ pub fn start_server(
     for (k, v) in env {
         cmd.env(k, v);
     }
+    let mut sql_log = match std::env::var_os("TASKCHAT_BENCH_SQL_LOG") {
+        Some(path) => {
+            cmd.env("TASKCHAT_LOG", "warn,taskchat=info,sqlx=debug");
+            Some(std::io::BufWriter::new(std::fs::File::create(path)?))
+        }
+        None => None,
+    };
     let mut child = cmd.spawn().with_context(|| format!("cannot start {}", bin.display()))?;
     let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
     let (tx, rx) = std::sync::mpsc::channel();
@@ -83,6 +91,9 @@ pub fn start_server(
                 }
             } else if line.contains("\"ERROR\"") {
                 eprintln!("server: {line}");
+            } else if let Some(log) = sql_log.as_mut() {
+                use std::io::Write;
+                let _ = writeln!(log, "{line}");
             }
         }
     });

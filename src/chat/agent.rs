@@ -645,6 +645,10 @@ impl TaskLookup for OwnerTasks {
         Ok(self.tasks.search_any(&self.owner, text, limit).await?)
     }
 
+    async fn search_prefixes(&self, prefixes: &[String], limit: usize) -> anyhow::Result<Vec<Task>> {
+        Ok(self.tasks.search_prefixes(&self.owner, prefixes, limit).await?)
+    }
+
     async fn numbers(&self, numbers: &[i64]) -> anyhow::Result<Vec<Task>> {
         Ok(self.tasks.get_many(&self.owner, numbers).await?)
     }

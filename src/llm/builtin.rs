@@ -118,20 +118,18 @@ async fn candidates(
     let mut found = lookup.numbers(&numbers).await?;
     let words = nlu::search_text(message);
     found.extend(lookup.search(&words, SEARCH_CANDIDATES).await?);
-    // A word no title has may be a misspelt one ("the dentsit"): the tasks whose words start as it does are
-    // read (by the full-text index's prefix lookup, a page each, for at most a few words), and the reference
+    // A word no title has may be a misspelt one ("the dentsit"): the tasks with a word that starts as it does
+    // are read (one bounded lookup of the index's prefix entries for at most a few words), and the reference
     // compares their titles by spelling.
-    let unmatched: Vec<String> = words
+    let prefixes: Vec<String> = words
         .split_whitespace()
         .filter(|w| w.chars().count() >= 5 && w.chars().all(char::is_alphabetic))
         .filter(|w| !found.iter().any(|t| t.title.to_lowercase().contains(&w.to_lowercase())))
-        .map(str::to_lowercase)
+        .map(|w| w.to_lowercase().chars().take(3).collect())
         .take(MISSPELT_WORDS)
         .collect();
-    for w in unmatched {
-        let prefix: String = w.chars().take(3).collect();
-        let query = TaskQuery { q: Some(prefix), limit: Some(PREFIX_CANDIDATES), ..Default::default() };
-        found.extend(lookup.list(&query).await?);
+    if !prefixes.is_empty() {
+        found.extend(lookup.search_prefixes(&prefixes, PREFIX_CANDIDATES * prefixes.len()).await?);
     }
     // "push everything due today to tomorrow": the first page of that group, by the due index.
     if let Some(group) = nlu::due_group_in(message, now) {

@@ -60,6 +60,8 @@ pub trait TaskLookup: Send + Sync {
     fn now(&self) -> jiff::ZonedDateTime;
     /// Tasks sharing words with `text`, best matches first.
     async fn search(&self, text: &str, limit: usize) -> anyhow::Result<Vec<Task>>;
+    /// Up to `limit` tasks with a word starting with one of `prefixes`, newest first.
+    async fn search_prefixes(&self, prefixes: &[String], limit: usize) -> anyhow::Result<Vec<Task>>;
     /// The tasks with these numbers (missing ones left out).
     async fn numbers(&self, numbers: &[i64]) -> anyhow::Result<Vec<Task>>;
     /// The first page of a list.

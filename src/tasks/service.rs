@@ -237,7 +237,19 @@ impl TaskService {
 
     /// Tasks sharing any word (as a prefix) with `text`, best first: candidates for a reference in words.
     pub async fn search_any(&self, owner: &Owner, text: &str, limit: usize) -> Result<Vec<Task>, TaskError> {
-        Ok(store::search_any(&self.db, &owner.id, &search_words(text), limit).await?)
+        Ok(store::search_any(&self.db, &owner.id, &search_words(text), &[], limit).await?)
+    }
+
+    /// Tasks with a word starting with one of `prefixes` (letters and digits), best first: candidates for a
+    /// misspelt word, whose first letters are most often right.
+    pub async fn search_prefixes(
+        &self,
+        owner: &Owner,
+        prefixes: &[String],
+        limit: usize,
+    ) -> Result<Vec<Task>, TaskError> {
+        let prefixes: Vec<String> = prefixes.iter().map(|p| p.to_lowercase()).collect();
+        Ok(store::search_any(&self.db, &owner.id, &[], &prefixes, limit).await?)
     }
 
     /// Up to `k` tasks on each side of number `n`, nearest first on each side.

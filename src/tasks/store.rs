@@ -418,11 +418,19 @@ pub async fn count_capped(db: &Db, plan: &ListPlan, cap: usize) -> sqlx::Result<
 /// of its forms ([`word_forms`]), together ranked by how many of the words each task has, newest first. Each
 /// lookup stops at `limit`, so a word shared by 50,000 tasks ("call") costs what a rare one costs, while the
 /// rare word ("dabababa") still brings its task: no ranking over everything that matched.
-pub async fn search_any(db: &Db, user_id: &str, words: &[String], limit: usize) -> sqlx::Result<Vec<Task>> {
-    if words.is_empty() || limit == 0 {
+/// `prefixes` are looked up as the starts of words, each by the index's own prefix entries (SQLite's `prefix =
+/// '2 3'`), so a prefix of two or three letters costs what a word costs.
+pub async fn search_any(
+    db: &Db,
+    user_id: &str,
+    words: &[String],
+    prefixes: &[String],
+    limit: usize,
+) -> sqlx::Result<Vec<Task>> {
+    if (words.is_empty() && prefixes.is_empty()) || limit == 0 {
         return Ok(vec![]);
     }
-    let (sql, binds) = search_any_sql(matches!(db, Db::Postgres(_)), user_id, words, limit);
+    let (sql, binds) = search_any_sql(matches!(db, Db::Postgres(_)), user_id, words, prefixes, limit);
     let rows: Vec<TaskRow> = match db {
         Db::Postgres(pool) => {
             // A plan for these words, not a generic one cached for any words (which could only guess).
@@ -440,7 +448,8 @@ pub async fn search_any(db: &Db, user_id: &str, words: &[String], limit: usize) 
                 .await?
         }
     };
-    Ok(rank_by_words(tasks(rows), words, limit))
+    let ranked: Vec<String> = words.iter().chain(prefixes).cloned().collect();
+    Ok(rank_by_words(tasks(rows), &ranked, limit))
 }
 
 /// PostgreSQL guesses that a prefix search (`milk:*`) matches a fixed share of the rows whatever it really
@@ -496,14 +505,25 @@ fn word_forms(w: &str) -> Vec<String> {
     out
 }
 
-/// The union of one bounded, newest-first lookup per form of each word.
-fn search_any_sql(pg: bool, user_id: &str, words: &[String], limit: usize) -> (String, Vec<Bind>) {
+/// The union of bounded, newest-first lookups: on SQLite one per word (its forms OR'd, which FTS5 merges in
+/// rowid order and so still stops at the limit) or prefix, on PostgreSQL one per form.
+fn search_any_sql(pg: bool, user_id: &str, words: &[String], prefixes: &[String], limit: usize) -> (String, Vec<Bind>) {
     let mut binds = Binds::default();
     let limit = binds.push(Bind::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
-    let mut forms: Vec<String> = Vec::new();
-    for f in words.iter().flat_map(|w| word_forms(w)) {
-        if !forms.contains(&f) {
-            forms.push(f);
+    // Each form as the query language spells it: a whole word, or (from `prefixes`) the start of one. Search
+    // words are letters and digits only (search_words), so nothing in them is an operator of either language.
+    let mut seen: Vec<String> = Vec::new();
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let whole = words.iter().map(|w| word_forms(w).into_iter().map(|f| if pg { f } else { fts_quote(&f) }).collect());
+    let starts = prefixes
+        .iter()
+        .filter(|p| !p.is_empty() && p.chars().all(char::is_alphanumeric))
+        .map(|p| vec![if pg { format!("{p}:*") } else { format!("{}*", fts_quote(p)) }]);
+    for group in whole.chain(starts) {
+        let group: Vec<String> = group.into_iter().filter(|f: &String| !seen.contains(f)).collect();
+        seen.extend(group.iter().cloned());
+        if !group.is_empty() {
+            groups.push(group);
         }
     }
     let per_form: Vec<String> = if pg {
@@ -511,10 +531,10 @@ fn search_any_sql(pg: bool, user_id: &str, words: &[String], limit: usize) -> (S
         // One lexeme per lookup: PostgreSQL's statistics then tell a word in every title (walk the person's
         // newest tasks and stop at `limit`) from a rare one (the full-text index). An OR would be guessed at
         // instead, and a wrong guess reads all 50,000 rows.
-        forms
+        groups
             .iter()
+            .flatten()
             .map(|l| {
-                // Search words are letters and digits only (search_words): nothing in them is a tsquery operator.
                 let q = binds.push(Bind::Text(l.clone()));
                 format!(
                     "(SELECT id FROM task WHERE user_id = {user} AND search @@ to_tsquery('simple', {q}) \
@@ -523,10 +543,10 @@ fn search_any_sql(pg: bool, user_id: &str, words: &[String], limit: usize) -> (S
             })
             .collect()
     } else {
-        forms
+        groups
             .iter()
-            .map(|f| {
-                let q = binds.push(Bind::Text(format!("user_id : {} AND {}", fts_quote(user_id), fts_quote(f))));
+            .map(|forms| {
+                let q = binds.push(Bind::Text(format!("user_id : {} AND ({})", fts_quote(user_id), forms.join(" OR "))));
                 // The index's rowid is the pk negated (migration 0013): ascending is newest first.
                 format!(
                     "SELECT -rowid FROM (SELECT rowid FROM task_fts WHERE task_fts MATCH {q} ORDER BY rowid LIMIT {limit})"

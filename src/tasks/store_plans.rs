@@ -150,7 +150,7 @@ async fn check_all(db: &Db) {
             vec![Bind::Text("u1".into()), Bind::Int(1000)],
         ),
     ];
-    let (sql, binds) = search_any_sql(pg, "u1", &["milk".to_string(), "call".to_string()], 50);
+    let (sql, binds) = search_any_sql(pg, "u1", &["milk".to_string(), "call".to_string()], &["den".to_string()], 50);
     extra.push(("search_any", sql, binds));
     for (name, sql, binds) in extra {
         let lines = explain(db, &sql, binds).await;
