@@ -79,11 +79,7 @@ pub async fn run(args: &EvalArgs) -> anyhow::Result<()> {
     if dialogues.is_empty() {
         bail!("no dialogues to run in {}", args.corpus.display());
     }
-    // In memory: nothing of a run is kept, and no data directory is needed.
-    let db = Db::connect(Some("sqlite::memory:"), Path::new(".")).await?;
-    db.migrate_up().await?;
-    let events = crate::events::EventBus::new(&db);
-    let tasks = TaskService::new(db.clone(), events.clone());
+    let (db, events, tasks) = scratch_tasks().await?;
     let mut serve = crate::config::ServeArgs::from_env();
     if let Some(m) = &args.models {
         serve.models = Some(m.clone());
@@ -115,6 +111,32 @@ pub async fn run(args: &EvalArgs) -> anyhow::Result<()> {
         bail!("{score:.1}% of the dialogues passed, below the floor of {min:.1}%");
     }
     Ok(())
+}
+
+/// A migrated database in memory and the task service over it: nothing is kept, no data directory is needed.
+pub(crate) async fn scratch_tasks() -> anyhow::Result<(Db, Arc<crate::events::EventBus>, TaskService)> {
+    let db = Db::connect(Some("sqlite::memory:"), Path::new(".")).await?;
+    db.migrate_up().await?;
+    let events = crate::events::EventBus::new(&db);
+    let tasks = TaskService::new(db.clone(), events.clone());
+    Ok((db, events, tasks))
+}
+
+/// An account of its own in time zone `tz`, never signed in to: it only owns tasks and conversations.
+pub(crate) async fn scratch_user(db: &Db, name: &str, tz: &str) -> anyhow::Result<User> {
+    let now = Timestamp::now();
+    let user = User {
+        name: name.into(),
+        email: format!("{}@eval.invalid", uuid::Uuid::now_v7()),
+        email_verified: true,
+        image: None,
+        created_at: now,
+        updated_at: now,
+        id: uuid::Uuid::now_v7().to_string(),
+        timezone: tz.into(),
+    };
+    auth_store::create_user_with_password(db, &user, &uuid::Uuid::now_v7().to_string(), "!").await?;
+    Ok(user)
 }
 
 /// Every dialogue of a file, or of each `*.json` file in a directory (in name order).
@@ -154,19 +176,7 @@ async fn run_one(
     d: &Dialogue,
 ) -> anyhow::Result<Option<(usize, String, String)>> {
     set_clock(Some(instant(&d.now, &d.tz)?));
-    let now = Timestamp::now();
-    let user = User {
-        name: "Sam".into(),
-        email: format!("{}@eval.invalid", uuid::Uuid::now_v7()),
-        email_verified: true,
-        image: None,
-        created_at: now,
-        updated_at: now,
-        id: uuid::Uuid::now_v7().to_string(),
-        timezone: d.tz.clone(),
-    };
-    // Never signed in to: the account only owns the tasks and the conversation.
-    auth_store::create_user_with_password(db, &user, &uuid::Uuid::now_v7().to_string(), "!").await?;
+    let user = scratch_user(db, "Sam", &d.tz).await?;
     let owner = Owner::new(&user.id, &d.tz, Door::Rest);
     for t in &d.tasks {
         let due = t.due.as_deref().map(|due| match due.split_once(' ') {

@@ -725,27 +725,12 @@ pub fn done_title(name: &str, outcome: &ToolOutcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::store::{self as auth_store, User};
-    use crate::db::Db;
     use crate::tasks::Door;
 
     /// A task service over an in-memory database, and an owner with one account.
     async fn service() -> (TaskService, Owner) {
-        let db = Db::connect(Some("sqlite::memory:"), std::path::Path::new(".")).await.unwrap();
-        db.migrate_up().await.unwrap();
-        let tasks = TaskService::new(db.clone(), crate::events::EventBus::new(&db));
-        let now = crate::db::Timestamp::now();
-        let user = User {
-            name: "Nell".into(),
-            email: "nell@tools.invalid".into(),
-            email_verified: true,
-            image: None,
-            created_at: now,
-            updated_at: now,
-            id: "user-nell".into(),
-            timezone: "UTC".into(),
-        };
-        auth_store::create_user_with_password(&db, &user, "account-nell", "!").await.unwrap();
+        let (db, _, tasks) = crate::eval::scratch_tasks().await.unwrap();
+        let user = crate::eval::scratch_user(&db, "Nell", "UTC").await.unwrap();
         (tasks, Owner::new(&user.id, "UTC", Door::Rest))
     }
 
