@@ -65,6 +65,8 @@ pub fn builtin_target(data: &[u8]) {
             action: Some("complete_task".into()),
             call: Some(json!({"task_id": 1})),
             request: Some("complete milk".into()),
+            recent: vec![2, 1],
+            listed: vec![2, 1],
         }
     } else {
         builtin_nlu::LastTurn::default()

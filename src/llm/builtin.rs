@@ -93,9 +93,9 @@ fn speaks_of_all(message: &str) -> bool {
     let words: Vec<&str> = l.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
     words.iter().enumerate().any(|(i, w)| match *w {
         "all" | "everything" | "every" | "whole" | "entire" => true,
-        "completed" | "finished" => {
-            words.get(i + 1).is_none_or(|next| ["tasks", "ones", "items", "todos", "things", "stuff"].contains(next))
-        }
+        "completed" | "finished" => words
+            .get(i + 1)
+            .is_none_or(|next| ["tasks", "ones", "one", "items", "todos", "things", "stuff"].contains(next)),
         _ => false,
     })
 }
@@ -215,6 +215,24 @@ fn last_turn(before: &[ChatMessage]) -> nlu::LastTurn {
             out.push(n);
         }
     };
+    for m in before.iter().rev() {
+        match m {
+            ChatMessage::ToolResult { result, .. } => {
+                push(&mut last.recent, result.pointer("/task/number").and_then(Value::as_i64));
+                if let Some(list) = result.get("tasks").and_then(Value::as_array)
+                    && last.listed.is_empty()
+                {
+                    last.listed = list.iter().filter_map(|t| t.get("number").and_then(Value::as_i64)).collect();
+                }
+            }
+            ChatMessage::Assistant { tool_calls, .. } => {
+                for c in tool_calls.iter().rev().filter(|c| c.name != "list_tasks") {
+                    push(&mut last.recent, c.arguments.get("task_id").and_then(Value::as_i64));
+                }
+            }
+            _ => {}
+        }
+    }
     for m in exchange {
         match m {
             ChatMessage::ToolResult { result, .. } => {

@@ -47,7 +47,8 @@ const ADD_ONE: &[&str] = &[
 /// Bare or plural phrasings: the rest may be a list of short items.
 #[rustfmt::skip]
 const ADD_LIST: &[&str] = &[
-    "add tasks", "add these tasks", "add these", "add the following", "add items", "add to my todo list",
+    "add tasks", "add two tasks", "add 2 tasks", "add three tasks", "add 3 tasks", "add a few tasks",
+    "add some tasks", "add these tasks", "add these", "add the following", "add items", "add to my todo list",
     "add to my to-do list", "add to my list", "add to the list", "add to list", "create tasks", "new tasks",
     "todo:", "to-do:", "to do:", "todos:", "add", "create", "jot down", "write down", "note down",
 ];
@@ -68,7 +69,9 @@ pub(super) fn try_add(text: &str, ctx: &Context) -> Option<Outcome> {
         x = r.trim_start_matches([':', ' ']);
     }
     let (x, had_suffix) = strip_list_suffix(x);
-    if kind == AddKind::PutOnList && !had_suffix {
+    // "put pay rent back on my list" reopens a task.
+    let back = fold(x).ends_with(" back");
+    if kind == AddKind::PutOnList && (!had_suffix || back) {
         return None;
     }
     let (title_part, description) = split_description(x);
@@ -80,9 +83,15 @@ pub(super) fn try_add(text: &str, ctx: &Context) -> Option<Outcome> {
     };
     // What ends the whole request ("add milk, eggs and bread #groceries tomorrow") is shared by every item;
     // each item may carry its own too ("add buy milk tomorrow and call mom friday").
-    let (title_part, mut shared) = fields::split_extras(&clean_title(title_part), ctx.now);
+    let lists = kind != AddKind::One && description.is_none();
+    // "add gym tomorrow at 7am and dentist friday at 2pm": each item says its own when, so none is shared.
+    let dated = lists.then(|| split_dated(title_part, ctx.now)).flatten();
+    let (title_part, mut shared) = match &dated {
+        Some(_) => (title_part.to_string(), fields::Extras::default()),
+        None => fields::split_extras(&clean_title(title_part), ctx.now),
+    };
     shared.priority = shared.priority.or(said_priority);
-    let items = split_items(&title_part, kind != AddKind::One && description.is_none());
+    let items = dated.unwrap_or_else(|| split_items(&title_part, lists));
     let titles: Vec<(String, fields::Extras)> = items
         .iter()
         .map(|i| {
@@ -175,6 +184,20 @@ fn split_description(x: &str) -> (&str, Option<&str>) {
     (x, None)
 }
 
+/// "gym tomorrow at 7am and dentist friday at 2pm": pieces joined by "and" or commas that each carry their own
+/// due words are several tasks, however long each is.
+fn split_dated<'a>(x: &'a str, now: &jiff::ZonedDateTime) -> Option<Vec<&'a str>> {
+    if x.contains(';') {
+        return None;
+    }
+    let parts = pieces(x);
+    let each_dated = parts.iter().all(|p| {
+        let (title, extras) = fields::split_extras(&clean_title(p), now);
+        !title.is_empty() && extras.due.is_some()
+    });
+    (parts.len() >= 2 && each_dated).then_some(parts)
+}
+
 /// Semicolons always separate tasks; commas and "and" only for a list of short items (see the module doc).
 fn split_items(x: &str, lists: bool) -> Vec<&str> {
     let mut items = Vec::new();
@@ -187,7 +210,8 @@ fn split_items(x: &str, lists: bool) -> Vec<&str> {
     items
 }
 
-fn split_short_list(piece: &str) -> Option<Vec<&str>> {
+/// The pieces of "a, b and c" (commas, "and", "&").
+fn pieces(piece: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     for chunk in piece.split(',').map(str::trim) {
         let mut rest = strip_any_prefix(chunk, &["and", "&"]).map_or(chunk, |(r, _)| r);
@@ -204,6 +228,11 @@ fn split_short_list(piece: &str) -> Option<Vec<&str>> {
         parts.push(rest);
     }
     parts.retain(|p| !p.is_empty());
+    parts
+}
+
+fn split_short_list(piece: &str) -> Option<Vec<&str>> {
+    let parts = pieces(piece);
     let sizes: Vec<usize> = parts
         .iter()
         .map(|p| p.split_whitespace().filter(|w| !["a", "an", "the", "some", "my"].contains(&fold(w).as_str())).count())
@@ -226,7 +255,8 @@ pub(super) fn clean_title(s: &str) -> String {
                 t = &t[1..t.len() - 1];
             }
         }
-        if let Some((r, _)) = strip_any_suffix(t, &["please", "pls"]) {
+        // "add brushes too" after adding paint.
+        if let Some((r, _)) = strip_any_suffix(t, &["please", "pls", "too", "as well"]) {
             t = r;
         }
         if t == before {

@@ -369,7 +369,8 @@ fn confirm_text(result: &Value) -> String {
     if !missing.is_empty() {
         out.push_str(&format!("\n(There is no task {}.)", missing.join(", ")));
     }
-    out.push_str("\nSay yes to delete, or no to keep them.");
+    // Ends as a question: the next message is read as its answer.
+    out.push_str("\nDelete them, yes or no?");
     out
 }
 

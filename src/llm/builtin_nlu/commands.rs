@@ -165,7 +165,8 @@ pub(super) fn looks_like_add(text: &str) -> bool {
 const DELETE_TEMPLATES: &[&str] = &[
     "i don't need to {} anymore", "i dont need to {} anymore", "i don't need to {} any more",
     "i don't have to {} anymore", "i dont have to {} anymore", "i no longer need to {}", "i don't need to {}",
-    "i dont need to {}", "no need to {}", "no need for {}", "take {} off my list", "take {} off the list",
+    "i dont need to {}", "i don't need {} anymore", "i dont need {} anymore", "i don't need {} any more",
+    "i no longer need {}", "no need to {}", "no need for {}", "take {} off my list", "take {} off the list",
     "take {} off", "take off {}", "get rid of {}", "throw away {}", "throw out {}", "forget about {}",
     "never mind {}", "nevermind {}", "delete {}", "remove {}", "erase {}", "drop {}", "trash {}",
     "scrap {}", "scratch {}", "discard {}", "ditch {}", "cancel {}", "forget {}", "kill {}", "nuke {}", "bin {}",
@@ -182,6 +183,13 @@ pub(super) fn try_delete(text: &str, ctx: &Context) -> Option<Outcome> {
     if BARE.contains(&l.as_str()) {
         return Some(Outcome::Ask(Ask::WhichTask));
     }
+    // "I don't need the haircut task anymore, delete it": the request before the comma already says it.
+    #[rustfmt::skip]
+    const SAY_AGAIN: &[&str] = &[
+        ", delete it", ", remove it", ", so delete it", ", please delete it", ", delete it please", ", just delete it",
+        ", get rid of it", ", you can delete it", " so delete it", ", delete that",
+    ];
+    let text = strip_any_suffix(text, SAY_AGAIN).map_or(text, |(r, _)| r);
     first_resolved(DELETE_TEMPLATES.iter().map(|s| s.to_string()), text, ctx, Purpose::Delete, delete_call)
 }
 
@@ -291,7 +299,8 @@ pub(super) fn try_list(text: &str, ctx: &Context) -> Option<Outcome> {
 #[rustfmt::skip]
 const DONE_WORDS: &[&str] = &[
     "done", "complete", "completed", "finished", "checked off", "ticked off", "crossed off", "sorted",
-    "sorted out", "taken care of", "dealt with", "handled", "out of the way",
+    "sorted out", "taken care of", "dealt with", "handled", "out of the way", "paid", "sent", "booked", "fixed",
+    "submitted", "resolved",
 ];
 
 #[rustfmt::skip]

@@ -486,6 +486,27 @@ fn span_words(v: &str) -> Option<jiff::Span> {
     })
 }
 
+/// The due words for moving task `n` to `v`, or `None` when `v` is not a date. A timed task moved to another
+/// day keeps its time ("move the dentist to monday"); a time alone keeps the task's day ("move the meeting to
+/// 2:30pm", "actually 12:30").
+pub(super) fn due_for(n: i64, v: &str, ctx: &Context) -> Option<String> {
+    let spec = dates::parse(v, ctx.now).ok()?;
+    let task = ctx.tasks.iter().find(|t| t.number == n);
+    let (day, time) = (task.and_then(|t| t.due.clone()), task.and_then(|t| t.due_time.clone()));
+    Some(match (spec.time, time, day) {
+        (None, Some(t), _) if dates::parse(&format!("{v} {t}"), ctx.now).is_ok() => format!("{v} {t}"),
+        (None, Some(t), _) => format!("{} {t}", spec.date),
+        (Some(_), _, Some(d)) if !has_day_word(v) => format!("{d} {v}"),
+        _ => v.to_string(),
+    })
+}
+
+/// Whether words of a due name a day (not only a time of day).
+pub(super) fn has_day_word(t: &str) -> bool {
+    let digits_only = t.chars().all(|c| c.is_ascii_digit() || c == ':' || c == ' ' || "apm.".contains(c));
+    !digits_only && !t.starts_with("at ")
+}
+
 /// The update call for one task, or `None` when the value does not fit the change.
 fn change_call(n: i64, change: Change, value: &str, ctx: &Context) -> Option<ToolCall> {
     // A template tries every split of a long message, so a value too long for its field is refused before any
@@ -502,17 +523,7 @@ fn change_call(n: i64, change: Change, value: &str, ctx: &Context) -> Option<Too
     }
     let mut args = json!({ "task_id": n });
     match change {
-        Change::Due => {
-            let v = clean_value(value);
-            let spec = dates::parse(&v, ctx.now).ok()?;
-            // A timed task moved to another day keeps its time ("move the dentist to monday").
-            let time = ctx.tasks.iter().find(|t| t.number == n).and_then(|t| t.due_time.clone());
-            args["due"] = match (spec.time, time) {
-                (None, Some(t)) if dates::parse(&format!("{v} {t}"), ctx.now).is_ok() => json!(format!("{v} {t}")),
-                (None, Some(t)) => json!(format!("{} {t}", spec.date)),
-                _ => json!(v),
-            };
-        }
+        Change::Due => args["due"] = json!(due_for(n, &clean_value(value), ctx)?),
         Change::Shift => {
             let span = span_words(value)?;
             let task = ctx.tasks.iter().find(|t| t.number == n);
@@ -534,6 +545,28 @@ fn change_call(n: i64, change: Change, value: &str, ctx: &Context) -> Option<Too
     Some(tool("update_task", args))
 }
 
+/// "change the label on 2 from work to personal": one label swapped for another, in one update.
+fn relabel(text: &str, ctx: &Context) -> Option<Outcome> {
+    #[rustfmt::skip]
+    const SWAPS: &[&str] = &[
+        "change the label on {} from {} to {}", "change the label of {} from {} to {}",
+        "change the label for {} from {} to {}", "change the tag on {} from {} to {}", "relabel {} from {} to {}",
+        "retag {} from {} to {}", "switch the label on {} from {} to {}", "move {} from label {} to {}",
+    ];
+    for pattern in SWAPS {
+        for caps in match_template(pattern, text) {
+            let (Some(old), Some(new)) = (label_list(caps[1]), label_list(caps[2])) else { continue };
+            let Ok(numbers) = resolve(caps[0], ctx, Purpose::Fields) else { continue };
+            let calls = numbers
+                .into_iter()
+                .map(|n| tool("update_task", json!({ "task_id": n, "remove_labels": old, "add_labels": new })))
+                .collect();
+            return Some(Outcome::Calls(calls));
+        }
+    }
+    None
+}
+
 /// A change to a task's due date, priority or labels, of one task or of a group.
 pub(super) fn try_fields(text: &str, ctx: &Context) -> Option<Outcome> {
     if is_question(text) {
@@ -541,6 +574,9 @@ pub(super) fn try_fields(text: &str, ctx: &Context) -> Option<Outcome> {
     }
     // "add buy milk due tomorrow" is a new task; only "add the label …" templates may start with an add verb.
     let adding = looks_like_add(text);
+    if let Some(o) = relabel(text, ctx) {
+        return Some(o);
+    }
     // "label 3 #work", "tag the report #q4 #finance"
     for verb in ["label", "tag"] {
         if let Some(rest) = strip_prefix_ci(text, verb) {
@@ -560,10 +596,20 @@ pub(super) fn try_fields(text: &str, ctx: &Context) -> Option<Outcome> {
                     || ["it", "that", "this", "that one", "this one", "them", "both"].contains(&l.trim())
                     // "label the dentist task health": one task by its words, the label not one of them.
                     || !tokens(&l).iter().any(|w| ["with", "as", "and", "under", "to"].contains(&w.as_str()))
-                        && resolve(&reference, ctx, Purpose::Fields).is_ok_and(|ns| {
-                        ns.len() == 1
-                            && ctx.tasks.iter().any(|t| t.number == ns[0] && !fold(&t.title).contains(&fold(last)))
-                    });
+                        && {
+                            // One task, or a choice between a few ("label the invoice task finance" with two
+                            // invoices: asked), none of whose titles has the label's word.
+                            let without = |ns: &[i64]| {
+                                ns.iter().all(|n| {
+                                    ctx.tasks.iter().any(|t| t.number == *n && !fold(&t.title).contains(&fold(last)))
+                                })
+                            };
+                            match resolve(&reference, ctx, Purpose::Fields) {
+                                Ok(ns) => ns.len() == 1 && without(&ns),
+                                Err(Outcome::Ambiguous { candidates }) => without(&candidates),
+                                Err(_) => false,
+                            }
+                        };
                 if named {
                     labels.push(last.to_string());
                 }
@@ -589,7 +635,9 @@ pub(super) fn try_fields(text: &str, ctx: &Context) -> Option<Outcome> {
     }
     for (pattern, change) in templates() {
         let loose = pattern.starts_with("{}");
-        if adding && !pattern.starts_with("add ") {
+        // "put call Tom under family": a template may start with the add verb the message starts with.
+        let same_verb = pattern.split(' ').next().is_some_and(|v| v != "{}" && strip_prefix_ci(text, v).is_some());
+        if adding && !same_verb {
             continue;
         }
         let mut first_err = None;
@@ -712,24 +760,51 @@ const SEARCH_TEMPLATES: &[&str] = &[
     "anything with {}", "is there anything with {}", "any tasks with {}",
 ];
 
-pub(super) fn try_search(text: &str, _ctx: &Context) -> Option<Outcome> {
-    for pattern in SEARCH_TEMPLATES {
-        if let Some(caps) = match_template(pattern, text).into_iter().next() {
-            let v = clean_value(caps[0]);
-            let v = strip_any_prefix(&v, &["the", "a", "an", "my"]).map_or(v.as_str(), |(r, _)| r).to_string();
-            if v.is_empty() {
-                continue;
-            }
-            let mut args = Map::new();
-            args.insert("status".into(), json!("all"));
-            match label_token(&v) {
-                Some(l) if !v.contains(' ') => args.insert("label".into(), json!(l)),
-                _ => args.insert("search".into(), json!(v.trim_matches(['"', '\'']))),
-            };
-            return Some(Outcome::Calls(vec![tool("list_tasks", Value::Object(args))]));
+pub(super) fn try_search(text: &str, ctx: &Context) -> Option<Outcome> {
+    // The most specific template wins: "find anything with invoice" searches for "invoice", not for
+    // "anything with invoice".
+    let mut found: Vec<&str> = SEARCH_TEMPLATES
+        .iter()
+        .filter_map(|pattern| match_template(pattern, text).into_iter().next().map(|caps| caps[0]))
+        .collect();
+    found.sort_by_key(|c| c.len());
+    for capture in found {
+        let v = respell(&clean_value(capture), ctx);
+        let v = strip_any_prefix(&v, &["the", "a", "an", "my"]).map_or(v.as_str(), |(r, _)| r).to_string();
+        if v.is_empty() {
+            continue;
         }
+        let mut args = Map::new();
+        args.insert("status".into(), json!("all"));
+        match label_token(&v) {
+            Some(l) if !v.contains(' ') => args.insert("label".into(), json!(l)),
+            _ => args.insert("search".into(), json!(v.trim_matches(['"', '\'']))),
+        };
+        return Some(Outcome::Calls(vec![tool("list_tasks", Value::Object(args))]));
     }
     None
+}
+
+/// Search words put right by the person's own titles: "passprot" is "passport" when a title has that word
+/// and no title has the word as written (one edit or swap away, in words of five letters or more).
+fn respell(v: &str, ctx: &Context) -> String {
+    let words: Vec<String> = ctx.tasks.iter().flat_map(|t| tokens(&t.title)).collect();
+    v.split(' ')
+        .map(|w| {
+            let l = fold(w);
+            if l.chars().count() < 5 || words.iter().any(|t| t.starts_with(&l)) {
+                return w.to_string();
+            }
+            let mut near: Vec<&String> = words.iter().filter(|t| super::references::osa_distance(t, &l) == 1).collect();
+            near.sort();
+            near.dedup();
+            match near.as_slice() {
+                [one] => one.to_string(),
+                _ => w.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// "more", "next page": the next page of the last list, from `ctx.more`.

@@ -75,6 +75,19 @@ fn choose(text: &str, candidates: &[i64], ctx: &Context) -> Option<Choice> {
     if candidates.is_empty() {
         return None;
     }
+    // "the one on thursday", "the one due tomorrow": the candidate due that day.
+    if let Some((when, _)) = strip_any_prefix(l, &["the one due on", "the one due", "the one on", "the one for", "on"])
+        && let Ok(spec) = crate::tasks::dates::parse(when, ctx.now)
+    {
+        let day = spec.date.to_string();
+        let due: Vec<i64> = ctx
+            .tasks
+            .iter()
+            .filter(|t| candidates.contains(&t.number) && t.due.as_deref() == Some(day.as_str()))
+            .map(|t| t.number)
+            .collect();
+        return (due.len() == 1).then_some(Choice::Tasks(due));
+    }
     // "the milk one", "the one with Sara", "send": words of one candidate's title.
     let phrase = strip_any_prefix(l, &["the one with", "the one for", "the one about", "the one", "la de", "el de"])
         .map_or(l, |(r, _)| r);
@@ -88,7 +101,10 @@ fn choose(text: &str, candidates: &[i64], ctx: &Context) -> Option<Choice> {
 
 /// When the last answer was a question, this message as the answer to it.
 pub(super) fn answer_to_question(text: &str, ctx: &Context) -> Option<Outcome> {
-    let request = ctx.last.asked.as_deref()?;
+    let asked = ctx.last.asked.as_deref()?;
+    // The question was asked in the person's words; it is read again as `decide` read it.
+    let english = super::lang::to_english(asked);
+    let request = english.as_ref().map_or(asked, |(e, _)| e.as_str());
     let plain = Context { last: &super::LastTurn::default(), ..*ctx };
     let candidates = match super::interpret(request, &plain) {
         Outcome::Ambiguous { candidates } => candidates,
@@ -125,6 +141,22 @@ pub(super) fn continuation(normalized: &str, ctx: &Context) -> Option<Outcome> {
         (Some((r, _)), None) => r,
         (None, None) => return None,
     };
+    // "rename 1 to X" then "and task 2 to Y": the same kind of change, to another task.
+    if action == "update_task"
+        && let Some(call) = &ctx.last.call
+    {
+        let field = ["title", "description"].into_iter().find(|f| call.get(*f).is_some())?;
+        for caps in super::text::match_template("{} to {}", rest) {
+            let value = super::add::clean_title(caps[1]);
+            if let (Ok([n]), false) = (resolve(caps[0], ctx, Purpose::Update).as_deref(), value.is_empty()) {
+                return Some(Outcome::Calls(vec![tool(
+                    "update_task",
+                    serde_json::json!({ "task_id": n, field: value }),
+                )]));
+            }
+        }
+        return None;
+    }
     let purpose = match action {
         "complete_task" => Purpose::Complete,
         "delete_task" => Purpose::Delete,
@@ -154,7 +186,13 @@ pub(super) fn other_one(phrase: &str, ctx: &Context) -> Option<i64> {
     {
         return None;
     }
-    let pool = if ctx.last.group.len() == 2 { &ctx.last.group } else { &ctx.last.shown };
+    let pool = if ctx.last.group.len() == 2 {
+        &ctx.last.group
+    } else if ctx.last.shown.is_empty() {
+        &ctx.last.listed
+    } else {
+        &ctx.last.shown
+    };
     match (pool.as_slice(), ctx.last_mentioned) {
         ([a, b], Some(m)) if *a == m => Some(*b),
         ([a, b], Some(m)) if *b == m => Some(*a),
@@ -249,20 +287,9 @@ pub(super) fn correction(normalized: &str, ctx: &Context) -> Option<Outcome> {
     {
         return Some(Outcome::Calls(vec![tool("update_task", serde_json::json!({ "task_id": n, "due": null }))]));
     }
-    // "actually 12:30", "actually tomorrow": the whole rest is when. A time alone keeps the task's day.
-    let spec = crate::tasks::dates::parse(t, ctx.now).ok()?;
-    let day = ctx.tasks.iter().find(|x| x.number == n).and_then(|x| x.due.clone());
-    let words = match (&day, spec.time, crate::tasks::dates::parse(&format!("{t} today"), ctx.now).is_ok()) {
-        (Some(d), Some(_), _) if !has_day_word(t) => format!("{d} {t}"),
-        _ => t.to_string(),
-    };
+    // "actually 12:30", "actually tomorrow", "no, tuesday": the whole rest is when.
+    let words = super::fields::due_for(n, t, ctx)?;
     Some(Outcome::Calls(vec![tool("update_task", serde_json::json!({ "task_id": n, "due": words }))]))
-}
-
-/// Whether words of a due name a day (not only a time of day).
-fn has_day_word(t: &str) -> bool {
-    let digits_only = t.chars().all(|c| c.is_ascii_digit() || c == ':' || c == ' ' || "apm.".contains(c));
-    !digits_only && !t.starts_with("at ")
 }
 
 /// The last change made again with another value: a label, a priority, a due date or a title.
@@ -309,18 +336,16 @@ pub(super) fn due_change(text: &str, ctx: &Context) -> Option<Outcome> {
     for pattern in TEMPLATES {
         for caps in super::text::match_template(pattern, &l) {
             let (reference, when) = (caps[0], caps[1].trim_start_matches("on ").trim());
-            let Ok(spec) = crate::tasks::dates::parse(when, ctx.now) else { continue };
+            // "make the library one due tomorrow too"
+            let when = strip_any_suffix(when, &["too", "as well"]).map_or(when, |(r, _)| r.trim());
+            if crate::tasks::dates::parse(when, ctx.now).is_err() {
+                continue;
+            }
             let Ok(numbers) = resolve(reference, ctx, Purpose::Fields) else { continue };
             let calls = numbers
                 .into_iter()
-                .map(|n| {
-                    let day = ctx.tasks.iter().find(|t| t.number == n).and_then(|t| t.due.clone());
-                    let words = match (day, spec.time, has_day_word(when)) {
-                        (Some(d), Some(_), false) => format!("{d} {when}"),
-                        _ => when.to_string(),
-                    };
-                    tool("update_task", serde_json::json!({ "task_id": n, "due": words }))
-                })
+                .filter_map(|n| super::fields::due_for(n, when, ctx).map(|words| (n, words)))
+                .map(|(n, words)| tool("update_task", serde_json::json!({ "task_id": n, "due": words })))
                 .collect();
             return Some(Outcome::Calls(calls));
         }

@@ -38,9 +38,9 @@
 //! tasks to confirm; the question is the answer, and the next message's "yes" (or "no") is read against it
 //! (`Context::pending`, found in the conversation's last exchange, so it survives a restart).
 //!
-//! Not supported (answered with help or a polite refusal): bulk deletes other than "clear completed" and lists
-//! of numbers (a whole list or a due-date group is refused), several word-references in one request when one
-//! of them is ambiguous, and imperatives with no command verb ("buy milk" alone).
+//! "delete everything" asks first, like every delete of more than one task (the page of tasks it read, at most
+//! 100). Not supported (answered with help): several word-references in one request when one of them is
+//! ambiguous, and imperatives with no command verb and no date ("buy milk" alone).
 //!
 //! Where each concern lives:
 //! - this module: the public types, [`decide`], [`compose_answer`], and the order of the rules above.
@@ -140,6 +140,11 @@ pub struct LastTurn {
     pub call: Option<Value>,
     /// The person's message of the last turn.
     pub request: Option<String>,
+    /// The tasks the conversation's tools acted on lately, newest first (lists excluded): "both" after two adds.
+    pub recent: Vec<i64>,
+    /// The tasks of the newest list the conversation showed, even turns ago: "and the other one" after
+    /// "complete the first one" of a search.
+    pub listed: Vec<i64>,
 }
 
 /// What to do with a message.
@@ -172,8 +177,16 @@ pub fn in_language_of(message: &str, answer: String) -> String {
 fn one_delete(outcome: Outcome) -> Outcome {
     match outcome {
         Outcome::Calls(calls) if calls.len() > 1 && calls.iter().all(|c| c.name == "delete_task") => {
-            let ids: Vec<Value> = calls.iter().filter_map(|c| c.arguments.get("task_id").cloned()).collect();
-            Outcome::Calls(vec![calls::tool("delete_task", serde_json::json!({ "task_ids": ids }))])
+            let mut ids: Vec<Value> = Vec::new();
+            for id in calls.iter().filter_map(|c| c.arguments.get("task_id")) {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+            match ids.as_slice() {
+                [one] => Outcome::Calls(vec![calls::tool("delete_task", serde_json::json!({ "task_id": one }))]),
+                _ => Outcome::Calls(vec![calls::tool("delete_task", serde_json::json!({ "task_ids": ids }))]),
+            }
         }
         other => other,
     }
@@ -300,6 +313,12 @@ fn interpret(message: &str, ctx: &Context) -> Outcome {
     }
     if let Some(o) = followups::continuation(&normalized, ctx) {
         return o;
+    }
+    // "and it's urgent", "also delete 4": a request of its own after the joining word.
+    if let Some((rest, _)) = strip_any_prefix(text, &["oh and", "and also", "and", "also", "plus"])
+        && !rest.trim().is_empty()
+    {
+        return interpret(rest.trim_start_matches([',', ' ']), ctx);
     }
     if let Some(o) = commands::try_undo(text) {
         return o;

@@ -169,6 +169,18 @@ pub(super) fn yes_or_no(text: &str) -> Option<bool> {
             return Some(true);
         }
     }
+    // "nope, keep them", "no, don't": a no with its reason after it.
+    if !NO.contains(&l)
+        && let Some((first, rest)) = l.split_once(',')
+        && NO.contains(&first.trim())
+        && !rest.trim().is_empty()
+        && NO
+            .iter()
+            .chain(["keep them", "keep it", "leave them", "leave it", "don't delete them"].iter())
+            .any(|n| rest.trim() == *n)
+    {
+        return Some(false);
+    }
     if YES.contains(&l) {
         Some(true)
     } else if NO.contains(&l) {

@@ -60,7 +60,18 @@ pub(super) fn resolve(phrase: &str, ctx: &Context, purpose: Purpose) -> Result<V
     }
     if GROUP.contains(&l.as_str()) {
         let last = ctx.last;
-        let group = if last.group.len() >= 2 || last.shown.is_empty() { &last.group } else { &last.shown };
+        // "tag them diy" after two adds: the two tasks acted on last, when the last turn touched only one.
+        let mut two: Vec<i64> = last.recent.iter().take(2).copied().collect();
+        two.sort_unstable();
+        let group = if last.group.len() >= 2 {
+            &last.group
+        } else if !last.shown.is_empty() {
+            &last.shown
+        } else if two.len() == 2 && !EVERYTHING.contains(&l.as_str()) {
+            &two
+        } else {
+            &last.group
+        };
         if !group.is_empty() {
             return Ok(group.clone());
         }
@@ -178,11 +189,9 @@ fn bulk(ctx: &Context, purpose: Purpose) -> Result<Vec<i64>, Outcome> {
                 Ok(open)
             }
         }
-        // Deleting a whole list from one loosely worded message is too easy to regret.
-        Purpose::Delete => Err(Outcome::Info(
-            "I won't delete your whole list in one go. Name the tasks (\"delete 1, 2 and 3\"), or say \"clear completed\" to remove the finished ones."
-                .to_string(),
-        )),
+        Purpose::Delete if ctx.tasks.is_empty() => Err(Outcome::Info("You don't have any tasks yet.".to_string())),
+        // The tool asks the person to confirm first, listing what would go (a page at most).
+        Purpose::Delete => Ok(ctx.tasks.iter().map(|t| t.number).take(100).collect()),
         Purpose::Update | Purpose::Reopen => Err(Outcome::Ask(Ask::WhichTask)),
     }
 }
@@ -191,15 +200,28 @@ fn is_completed_group(l: &str) -> bool {
     #[rustfmt::skip]
     const OK: &[&str] = &[
         "all", "the", "my", "completed", "complete", "done", "finished", "ticked", "checked", "crossed", "off",
-        "tasks", "task", "ones", "items", "old", "of",
+        "tasks", "task", "ones", "one", "items", "item", "old", "of",
     ];
     let w = tokens(l);
     !w.is_empty() && w.iter().all(|t| OK.contains(&t.as_str())) && w.iter().any(|t| DONE_TOKENS.contains(&t.as_str()))
 }
 
+/// Openings of a clause that gives a reason, not a task: "remove 2, I don't need it anymore", "reopen it, I
+/// skipped it", "delete it because it's cancelled".
+#[rustfmt::skip]
+const REASONS: &[&str] = &[
+    ", i ", ", i'", ", it's ", ", its ", ", it is ", ", it was ", ", we ", ", they ", ", that's ", ", since ",
+    ", because ", ", as ", ", cause ", ", cos ", " because ", " since i ", ", not needed", ", no longer",
+    ", turns out", ", turned out",
+];
+
 fn trim_ref(phrase: &str) -> &str {
     let edge = |c: char| c.is_whitespace() || "\"'.,!?;:".contains(c);
     let mut t = phrase.trim_matches(edge);
+    let l = fold(t);
+    if let Some(i) = REASONS.iter().filter_map(|r| l.find(r)).min().filter(|&i| i > 0 && t.is_char_boundary(i)) {
+        t = t[..i].trim_matches(edge);
+    }
     loop {
         let before = t;
         if let Some((r, _)) = strip_any_suffix(t, REF_TRAILERS) {

@@ -345,7 +345,7 @@ fn rows() -> Vec<(&'static str, Cx, Exp)> {
         ("clear completed tasks", S, c(&[del(5)])),
         ("delete all completed tasks", S, c(&[del(5)])),
         ("clear completed", U, c(&[del(3)])),
-        ("delete everything", S, Exp::Info),
+        ("delete everything", S, c(&[del(1), del(2), del(3), del(4), del(5), del(6)])),
         ("delete it", N, Exp::Ask),
         ("delete", S, Exp::Ask),
         ("cancel that", S, c(&[del(2)])),
@@ -529,7 +529,7 @@ fn clarifying_questions() {
     assert!(reply("mark it done", N).starts_with("Which task do you mean?"));
     assert!(reply("add", S).starts_with("What should the task say?"));
     assert!(reply("rename 2", S).starts_with("What should I change about task 2?"));
-    assert!(reply("delete everything", S).contains("clear completed"));
+    assert!(reply("delete everything", E).contains("don't have any tasks"));
 }
 
 #[test]

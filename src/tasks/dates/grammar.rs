@@ -63,6 +63,8 @@ pub(super) fn phrase(src: &str, toks: &[Tok], now: &ZonedDateTime) -> Result<Fou
         match w {
             "on" | "by" | "due" | "before" | "for" | "until" | "till" => at = false,
             "at" | "@" => at = true,
+            // "by the end of the month"
+            "the" if p.text(1) == Some("end") => {}
             _ => break,
         }
         p.i += 1;

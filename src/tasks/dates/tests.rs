@@ -92,6 +92,7 @@ const EXTRACT: &[(&str, &str, &str, &str)] = &[
     ("taxes due apr 15", "due apr 15", "taxes", "2027-04-15"),
     ("book flights in 2 weeks", "in 2 weeks", "book flights", "2026-12-18"),
     ("send invoice end of month", "end of month", "send invoice", "2026-12-31"),
+    ("send report by the end of the month", "by the end of the month", "send report", "2026-12-31"),
     ("call grandma 24th december", "24th december", "call grandma", "2026-12-24"),
     ("review PR at noon", "at noon", "review PR", "2026-12-04 12:00"),
     ("lunch with Sam at 12:30", "at 12:30", "lunch with Sam", "2026-12-04 12:30"),

@@ -83,7 +83,7 @@ pub(super) const SPANISH: Language = Language {
         ("Done: {} is complete.", "Hecho: {} está completada."), ("Reopened {}: it is back on your list.", "Reabrí {}: vuelve a tu lista."),
         ("Deleted {} tasks:", "Borré {} tareas:"), ("Deleted {}.", "Borré {}."), ("Renamed task {} to {}.", "Cambié el nombre de la tarea {} a {}."),
         ("You have {} pending tasks:", "Tienes {} tareas pendientes:"), ("Your tasks ({} pending, {} done):", "Tus tareas ({} pendientes, {} hechas):"),
-        ("Delete these {} tasks?", "¿Borro estas {} tareas?"), ("Say yes to delete, or no to keep them.", "Di sí para borrarlas, o no para quedártelas."),
+        ("Delete these {} tasks?", "¿Borro estas {} tareas?"), ("Delete them, yes or no?", "¿Las borro, sí o no?"),
         ("Okay, I kept them: nothing was deleted.", "Vale, no borré nada."), ("Undone:", "Deshecho:"),
         ("{} is now due {}.", "{} vence ahora {}."),
     ],

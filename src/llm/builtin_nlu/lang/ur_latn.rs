@@ -19,6 +19,7 @@ pub(super) const ROMAN_URDU: Language = Language {
         ("{} ko {} par kar do", "move {} to {}"),
         ("{} ki priority {} kar do", "set the priority of {} to {}"), ("{} urgent kar do", "make {} urgent"),
         ("{} ko urgent kar do", "make {} urgent"),
+        ("isay {} ke liye kar do", "move it to {}"), ("isay {} kar do", "move it to {}"), ("ise {} kar do", "move it to {}"),
         ("{} dobara kholo", "reopen {}"), ("{} wapas kholo", "reopen {}"), ("{} undone kar do", "reopen {}"),
         ("{} mukammal karo", "complete {}"), ("{} mukammal kar do", "complete {}"), ("{} done kar do", "complete {}"),
         ("{} done karo", "complete {}"), ("{} ho gaya", "complete {}"), ("{} khatam ho gaya", "complete {}"),
@@ -28,7 +29,8 @@ pub(super) const ROMAN_URDU: Language = Language {
     ],
     words: &[
         ("aur", "and"), ("wala task", ""), ("wali task", ""), ("wala", ""), ("wali", ""), ("wo task", "that task"),
-        ("ka", ""), ("ki", ""), ("ke", ""), ("ko", ""),
+        ("ka", ""), ("ki", ""), ("ke", ""), ("ko", ""), ("isay", "it"), ("ise", "it"), ("isey", "it"), ("usay", "it"),
+        ("jumme", "friday"),
         ("kal", "tomorrow"), ("parson", "the day after tomorrow"), ("aaj", "today"), ("agle", "next"),
         ("peer", "monday"), ("somwar", "monday"), ("mangal", "tuesday"), ("budh", "wednesday"),
         ("jumeraat", "thursday"), ("jumerat", "thursday"), ("jumma", "friday"), ("juma", "friday"),
@@ -38,7 +40,7 @@ pub(super) const ROMAN_URDU: Language = Language {
     ],
     dates: &[
         ("kal", "tomorrow"), ("parson", "the day after tomorrow"), ("aaj", "today"), ("jumma", "friday"),
-        ("juma", "friday"), ("jumeraat", "thursday"), ("peer", "monday"), ("mangal", "tuesday"), ("budh", "wednesday"),
+        ("juma", "friday"), ("jumme", "friday"), ("jumeraat", "thursday"), ("peer", "monday"), ("mangal", "tuesday"), ("budh", "wednesday"),
         ("hafta", "saturday"), ("itwaar", "sunday"), ("jumma ko", "friday"), ("peer ko", "monday"),
         ("shaam {n} baje", "{n}pm"), ("raat {n} baje", "{n}pm"), ("subah {n} baje", "{n}am"), ("{n} baje", "at {n}"),
     ],
@@ -46,7 +48,7 @@ pub(super) const ROMAN_URDU: Language = Language {
         ("Added task {}: {}", "Task {} add kar diya: {}"), ("Done: {} is complete.", "Ho gaya: {} mukammal hai."),
         ("Deleted {} tasks:", "{} tasks delete kar diye:"), ("Deleted {}.", "{} delete kar diya."),
         ("Renamed task {} to {}.", "Task {} ka naam {} kar diya."), ("You have {} pending tasks:", "Aap ke {} tasks baqi hain:"),
-        ("Delete these {} tasks?", "Kya ye {} tasks delete kar doon?"), ("Say yes to delete, or no to keep them.", "Haan kahein to delete kar doon, nahin to rehne doon."),
+        ("Delete these {} tasks?", "Kya ye {} tasks delete kar doon?"), ("Delete them, yes or no?", "Delete kar doon, haan ya nahin?"),
         ("Okay, I kept them: nothing was deleted.", "Theek hai, kuch delete nahin kiya."),
     ],
 };
