@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -314,7 +314,8 @@ fn query_param(query: Option<&str>, key: &str) -> Option<String> {
         .split('&')
         .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
         .find(|(k, _)| *k == key)
-        .and_then(|(_, v)| crypto::decode_uri_component(&v.replace('+', " ")))
+        // Present but not UTF-8 counts as empty: no such token exists, and the answer says so.
+        .map(|(_, v)| crypto::decode_uri_component(&v.replace('+', " ")).unwrap_or_default())
 }
 
 fn invalid_token() -> AppError {
@@ -388,9 +389,11 @@ async fn request_password_reset(
 /// else with `error=INVALID_TOKEN`. The token is not used up here (mail scanners follow links too).
 async fn reset_password_callback(
     State(auth): State<Arc<Auth>>,
-    Path(token): Path<String>,
+    uri: Uri,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
+    // Read from the path by hand: axum's `Path` answers a token that is not UTF-8 with a bare 400.
+    let token = uri.path().rsplit('/').next().and_then(crypto::decode_uri_component).unwrap_or_default();
     let callback = query_param(query.as_deref(), "callbackURL").filter(|c| !c.is_empty());
     let callback = callback.as_deref().unwrap_or(RESET_PAGE);
     check_callback_url(&auth, Some(callback))?;
