@@ -338,6 +338,31 @@ pub struct ServeArgs {
     /// Model calls allowed in one chat turn (each round of tool calls is one).
     #[arg(long, env = "TASKCHAT_AGENT_MAX_STEPS", default_value_t = 8)]
     pub agent_max_steps: usize,
+    /// Where mail goes: `smtp://user:pass@host:port` (plain, for a relay on loopback),
+    /// `smtp://user:pass@host:587?tls=starttls` (or `tls=required`), `smtps://user:pass@host:465`. Unset: each
+    /// message is written to a file under `<data dir>/mail/` instead (development).
+    #[arg(long, env = "TASKCHAT_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From address of the mail taskchat sends, `Name <addr>` or a bare address. Default: taskchat@<base
+    /// URL's host>.
+    #[arg(long, env = "TASKCHAT_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Refuse sign-in (403 EMAIL_NOT_VERIFIED) until the person has followed the link mailed to them; sign-up
+    /// then mails that link and starts no session.
+    #[arg(long, env = "TASKCHAT_REQUIRE_EMAIL_VERIFICATION", default_value_t = false, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub require_email_verification: bool,
+    /// A password reset signs the person out everywhere (whoever knew the old password loses their session).
+    #[arg(long, env = "TASKCHAT_REVOKE_SESSIONS_ON_PASSWORD_RESET", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub revoke_sessions_on_password_reset: bool,
+    /// Mails allowed per window on the mail-sending routes (password reset, verification, change email), per
+    /// client address and, separately, per email address (0 disables).
+    #[arg(long, env = "TASKCHAT_MAIL_RATE_LIMIT_MAX", default_value_t = 3)]
+    pub mail_rate_limit_max: u32,
+    /// Length of the mail rate-limit window in seconds.
+    #[arg(long, env = "TASKCHAT_MAIL_RATE_LIMIT_WINDOW", default_value_t = 60)]
+    pub mail_rate_limit_window: u64,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -367,6 +392,9 @@ impl std::fmt::Debug for ServeArgs {
             .field("gemini_temperature", &self.gemini_temperature)
             .field("mcp_allowed_hosts", &self.mcp_allowed_hosts)
             .field("mcp_stateless", &self.mcp_stateless)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
+            .field("mail_from", &self.mail_from)
+            .field("require_email_verification", &self.require_email_verification)
             .finish()
     }
 }

@@ -18,6 +18,7 @@ pub mod files;
 #[cfg(any(test, fuzzing))]
 pub mod fuzzing;
 pub mod llm;
+pub mod mail;
 pub mod mcp;
 pub mod metrics;
 pub mod openapi;

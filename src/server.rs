@@ -21,7 +21,17 @@ pub async fn build_state(common: &CommonArgs, args: &ServeArgs, listen: SocketAd
     let db = Db::connect(common.database_url.as_deref(), &common.data_dir).await?;
     db.migrate_up().await?;
     let base_url = args.base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
-    let auth = Auth::new(db.clone(), secret, &base_url, args)?;
+    let from = args.mail_from.clone().unwrap_or_else(|| crate::mail::default_from(&base_url));
+    let mailer = crate::mail::from_settings(args.smtp_url.as_deref(), &from, common.data_dir.join("mail"))?;
+    if args.smtp_url.is_none() {
+        tracing::info!(dir = %common.data_dir.join("mail").display(), "no TASKCHAT_SMTP_URL: mail is written to files");
+        if args.mode == crate::config::RunMode::Production {
+            tracing::warn!(
+                "production without TASKCHAT_SMTP_URL: password-reset and verification mail never leaves this machine"
+            );
+        }
+    }
+    let auth = Auth::new(db.clone(), secret, &base_url, args, mailer)?;
     let events = crate::events::EventBus::new(&db);
     events.set_stream_limit(args.max_streams_per_person);
     let tasks = TaskService::new(db.clone(), events.clone());

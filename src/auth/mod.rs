@@ -8,6 +8,7 @@ mod jwt;
 mod lockout;
 mod password;
 mod ratelimit;
+mod recovery;
 pub mod routes;
 pub mod store;
 
@@ -52,10 +53,25 @@ pub struct Auth {
     pub limiter: RateLimiter,
     pub lockout: lockout::Lockout,
     pub jwt: JwtKeys,
+    /// The public base URL without a trailing slash: mailed links start with it.
+    pub base_url: String,
+    pub mailer: Arc<dyn crate::mail::Mailer>,
+    /// The mail-sending routes' own limits (per client and per address), over a longer window.
+    pub mail_limiter: RateLimiter,
+    /// Sign-in waits for a verified address (Better Auth's `requireEmailVerification`).
+    pub require_email_verification: bool,
+    /// A password reset ends every session of the person (Better Auth's `revokeSessionsOnPasswordReset`).
+    pub revoke_sessions_on_password_reset: bool,
 }
 
 impl Auth {
-    pub fn new(db: Db, secret: String, base_url: &str, args: &ServeArgs) -> anyhow::Result<Arc<Auth>> {
+    pub fn new(
+        db: Db,
+        secret: String,
+        base_url: &str,
+        args: &ServeArgs,
+        mailer: Arc<dyn crate::mail::Mailer>,
+    ) -> anyhow::Result<Arc<Auth>> {
         let origin = origin_of(base_url).ok_or_else(|| {
             anyhow::anyhow!("TASKCHAT_BASE_URL must be an absolute http(s) URL, like https://tasks.example.com")
         })?;
@@ -82,7 +98,17 @@ impl Auth {
             RateLimiter::new(args.rate_limit_max, std::time::Duration::from_secs(args.rate_limit_window), &db);
         let lockout =
             lockout::Lockout::new(args.lockout_after, std::time::Duration::from_secs(args.lockout_max_delay), &db);
+        let mail_limiter = RateLimiter::new(
+            args.mail_rate_limit_max,
+            std::time::Duration::from_secs(args.mail_rate_limit_window.max(1)),
+            &db,
+        );
         Ok(Arc::new(Auth {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            mailer,
+            mail_limiter,
+            require_email_verification: args.require_email_verification,
+            revoke_sessions_on_password_reset: args.revoke_sessions_on_password_reset,
             secure_cookies: origin.starts_with("https://"),
             db,
             secret,

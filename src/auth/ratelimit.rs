@@ -1,6 +1,7 @@
 //! Fixed-window rate limits per client address and path, as Better Auth applies them to sign-in, sign-up and
 //! change-password (3 per 10 s by default). With PostgreSQL the windows live in the database, so the limit
-//! holds across every copy of taskchat; with SQLite (one process) they live in memory.
+//! holds across every copy of taskchat; with SQLite (one process) they live in memory. The mail-sending routes
+//! have a limiter of their own (a longer window), counted per client and per email address.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -84,7 +85,10 @@ impl RateLimiter {
         .fetch_one(pool)
         .await?;
         if self.checks.fetch_add(1, Ordering::Relaxed) % 1000 == 999 {
-            sqlx::query("DELETE FROM rate_limit WHERE window_start <= $1").bind(expired_before).execute(pool).await?;
+            // Other limiters (the mail routes' longer window) share the table: only rows stale for every
+            // window go, so one limiter's sweep never resets another's count.
+            let stale_before = now.minus(window.max(time::Duration::hours(1)));
+            sqlx::query("DELETE FROM rate_limit WHERE window_start <= $1").bind(stale_before).execute(pool).await?;
         }
         if count as u32 > self.max {
             return Ok(Err(retry_after((start.plus(window).0 - now.0).as_seconds_f64(), self.window)));

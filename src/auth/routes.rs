@@ -19,7 +19,7 @@ use crate::db::Timestamp;
 use crate::error::{AppError, AppResult};
 
 const MIN_PASSWORD: usize = 8;
-const MAX_PASSWORD: usize = 128;
+pub(super) const MAX_PASSWORD: usize = 128;
 const MAX_NAME: usize = 200;
 /// A profile picture is a URL: long enough for any real one, short enough that the JWT (which carries it)
 /// stays well under a browser's header limit.
@@ -28,6 +28,7 @@ const MAX_EMAIL: usize = 254;
 
 pub fn router() -> Router<Arc<Auth>> {
     Router::new()
+        .merge(super::recovery::router())
         .route("/sign-up/email", post(sign_up_email))
         .route("/sign-in/email", post(sign_in_email))
         .route("/sign-out", post(sign_out))
@@ -58,7 +59,7 @@ async fn strip_head(req: Request, next: Next) -> Response {
 // ---- request checks ------------------------------------------------------------------------------------
 
 /// Better Auth's origin check: a cookie-bearing state-changing request must come from a trusted page.
-fn check_origin(auth: &Auth, headers: &HeaderMap) -> AppResult<()> {
+pub(super) fn check_origin(auth: &Auth, headers: &HeaderMap) -> AppResult<()> {
     if headers.get(header::COOKIE).is_none() {
         return Ok(());
     }
@@ -97,13 +98,13 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
     }
 }
 
-async fn rate_limit(auth: &Auth, headers: &HeaderMap, peer: Peer, path: &str) -> AppResult<()> {
+pub(super) async fn rate_limit(auth: &Auth, headers: &HeaderMap, peer: Peer, path: &str) -> AppResult<()> {
     let ip = client_ip(auth, headers, peer).unwrap_or_else(|| "unknown".into());
     auth.limiter.check(&ip, path).await.map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
 }
 
 /// Parses the body as a JSON object (or a form, where Better Auth allows one). An empty body is `{}`.
-fn parse_body(headers: &HeaderMap, body: &Bytes, allow_form: bool) -> AppResult<Map<String, Value>> {
+pub(super) fn parse_body(headers: &HeaderMap, body: &Bytes, allow_form: bool) -> AppResult<Map<String, Value>> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if body.is_empty() && (mime.is_empty() || mime == "application/json") {
@@ -147,7 +148,7 @@ fn form_urlencoded(body: &[u8]) -> Map<String, Value> {
         .collect()
 }
 
-fn type_name(v: Option<&Value>) -> &'static str {
+pub(super) fn type_name(v: Option<&Value>) -> &'static str {
     match v {
         None => "undefined",
         Some(Value::Null) => "null",
@@ -159,7 +160,7 @@ fn type_name(v: Option<&Value>) -> &'static str {
     }
 }
 
-fn required_str<'a>(body: &'a Map<String, Value>, key: &str) -> AppResult<&'a str> {
+pub(super) fn required_str<'a>(body: &'a Map<String, Value>, key: &str) -> AppResult<&'a str> {
     match body.get(key) {
         Some(Value::String(s)) => Ok(s),
         other => Err(AppError::validation(format!(
@@ -169,7 +170,7 @@ fn required_str<'a>(body: &'a Map<String, Value>, key: &str) -> AppResult<&'a st
     }
 }
 
-fn optional_str<'a>(body: &'a Map<String, Value>, key: &str) -> AppResult<Option<&'a str>> {
+pub(super) fn optional_str<'a>(body: &'a Map<String, Value>, key: &str) -> AppResult<Option<&'a str>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -225,7 +226,7 @@ fn password_too_long() -> AppError {
 }
 
 /// Better Auth counts password length in UTF-16 code units (JavaScript's `string.length`).
-fn check_new_password(password: &str) -> AppResult<()> {
+pub(super) fn check_new_password(password: &str) -> AppResult<()> {
     let len = password.encode_utf16().count();
     if len < MIN_PASSWORD {
         return Err(AppError::bad_request(
@@ -240,7 +241,7 @@ fn check_new_password(password: &str) -> AppResult<()> {
 }
 
 /// A callbackURL must be relative or on a trusted origin (no open redirects).
-fn check_callback_url(auth: &Auth, url: Option<&str>) -> AppResult<()> {
+pub(super) fn check_callback_url(auth: &Auth, url: Option<&str>) -> AppResult<()> {
     match url {
         None => Ok(()),
         Some(u) if u.starts_with('/') && !u.starts_with("//") && !u.contains('\\') => Ok(()),
@@ -250,16 +251,16 @@ fn check_callback_url(auth: &Auth, url: Option<&str>) -> AppResult<()> {
 }
 
 /// The caller's live session, or 401 (JWTs are not sessions, as in Better Auth).
-async fn require_session(auth: &Auth, headers: &HeaderMap) -> AppResult<SessionWithUser> {
+pub(super) async fn require_session(auth: &Auth, headers: &HeaderMap) -> AppResult<SessionWithUser> {
     let token = auth.session_token_from(headers).ok_or_else(AppError::unauthorized)?;
     auth.load_session(&token).await?.ok_or_else(AppError::unauthorized)
 }
 
-fn is_fresh(s: &SessionWithUser) -> bool {
+pub(super) fn is_fresh(s: &SessionWithUser) -> bool {
     s.session.created_at.plus(SESSION_FRESH_AGE) > Timestamp::now()
 }
 
-fn json_with_cookies(body: Value, cookies: Vec<String>) -> Response {
+pub(super) fn json_with_cookies(body: Value, cookies: Vec<String>) -> Response {
     let mut res = axum::Json(body).into_response();
     append_cookies(res.headers_mut(), cookies);
     res
@@ -317,6 +318,12 @@ async fn sign_up_email(
     {
         return Err(taken());
     }
+    if auth.require_email_verification {
+        // No session until the address is proven: mail the link, answer as Better Auth does (no token).
+        super::recovery::send_sign_up_verification(&auth, &user, callback).await?;
+        tracing::info!(user_id = %user.id, "signed up; waiting for the address to be verified");
+        return Ok(axum::Json(json!({ "token": null, "user": user })).into_response());
+    }
     let ip = client_ip(&auth, &headers, peer);
     let session = auth.create_session(&user.id, remember, &headers, ip).await?;
     tracing::info!(user_id = %user.id, "signed up");
@@ -366,6 +373,9 @@ async fn sign_in_email(
             "BANNED_USER",
             "This account has been disabled. Please contact support if you believe this is an error.",
         ));
+    }
+    if auth.require_email_verification && !user.email_verified {
+        return Err(AppError::forbidden("EMAIL_NOT_VERIFIED", "Email not verified"));
     }
     let ip = client_ip(&auth, &headers, peer);
     let session = auth.create_session(&user.id, remember, &headers, ip).await?;

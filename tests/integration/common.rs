@@ -121,6 +121,7 @@ impl TestApp {
         args.secret = Some(SECRET.into());
         args.trusted_origins = vec![TRUSTED.into()];
         args.rate_limit_max = 1000;
+        args.mail_rate_limit_max = 1000;
         args.base_url = None;
         configure(&mut args);
         let server = server::spawn(&common, &args).await.expect("server starts");

@@ -15,6 +15,7 @@ mod fixture;
 mod hostile;
 mod migrations;
 mod operator;
+mod recovery;
 mod rich;
 mod tasks;
 mod wire;
