@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod llm;
 pub mod mcp;
 pub mod metrics;
+pub mod oauth;
 pub mod openapi;
 pub mod server;
 pub mod tasks;

@@ -22,6 +22,7 @@ pub async fn build_state(common: &CommonArgs, args: &ServeArgs, listen: SocketAd
     db.migrate_up().await?;
     let base_url = args.base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
     let auth = Auth::new(db.clone(), secret, &base_url, args)?;
+    let oauth = crate::oauth::OAuthServer::new(auth.clone(), args);
     let events = crate::events::EventBus::new(&db);
     events.set_stream_limit(args.max_streams_per_person);
     let tasks = TaskService::new(db.clone(), events.clone());
@@ -34,6 +35,7 @@ pub async fn build_state(common: &CommonArgs, args: &ServeArgs, listen: SocketAd
         tasks,
         db,
         auth,
+        oauth,
         agent,
         events,
         metrics,
