@@ -29,6 +29,8 @@ use crate::tasks::{self, TaskService};
 pub struct AppState {
     pub db: Db,
     pub auth: Arc<Auth>,
+    /// The OAuth authorization server (MCP clients' one-click connection).
+    pub oauth: Arc<crate::oauth::OAuthServer>,
     pub tasks: TaskService,
     pub agent: Arc<Agent>,
     pub events: Arc<crate::events::EventBus>,
@@ -88,15 +90,19 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(serve_metrics))
         .layer(middleware::from_fn_with_state(state.auth.clone(), check_cookie_origin))
+        .layer(middleware::from_fn_with_state(state.oauth.clone(), crate::oauth::guard_api))
         .with_state(state.clone());
+    let (oauth_routes, oauth_metadata) = crate::oauth::routes::router(state.oauth.clone());
     Router::new()
         // Auth answers carry tokens and session details: no cache may keep them.
         .nest(
             "/api/auth",
             auth::routes::router()
                 .with_state(state.auth.clone())
+                .merge(oauth_routes)
                 .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))),
         )
+        .merge(oauth_metadata)
         .merge(crate::mcp::http::router(&state, args))
         .merge(api)
         // The web pages last: they own only their few paths, and unknown paths keep the JSON fallback below.

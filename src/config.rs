@@ -286,6 +286,14 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKCHAT_MCP_STATELESS", default_value_t = true, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub mcp_stateless: bool,
+    /// Seconds an OAuth access token lives (refresh tokens last 30 days and rotate on use).
+    #[arg(long, env = "TASKCHAT_OAUTH_ACCESS_TOKEN_TTL", default_value_t = 3600)]
+    pub oauth_access_token_ttl: u64,
+    /// Let client ID metadata documents be fetched from loopback and private addresses (a lab setup); off,
+    /// a client_id URL whose host resolves to one is refused before any connection is made.
+    #[arg(long, env = "TASKCHAT_OAUTH_ALLOW_PRIVATE_METADATA", default_value_t = false, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub oauth_allow_private_metadata: bool,
     /// Serve Prometheus metrics at /metrics.
     #[arg(long, env = "TASKCHAT_METRICS", default_value_t = true, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -395,6 +403,8 @@ impl std::fmt::Debug for ServeArgs {
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
             .field("mail_from", &self.mail_from)
             .field("require_email_verification", &self.require_email_verification)
+            .field("oauth_access_token_ttl", &self.oauth_access_token_ttl)
+            .field("oauth_allow_private_metadata", &self.oauth_allow_private_metadata)
             .finish()
     }
 }

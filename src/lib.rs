@@ -21,6 +21,7 @@ pub mod llm;
 pub mod mail;
 pub mod mcp;
 pub mod metrics;
+pub mod oauth;
 pub mod openapi;
 pub mod server;
 pub mod tasks;

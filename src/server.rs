@@ -32,6 +32,7 @@ pub async fn build_state(common: &CommonArgs, args: &ServeArgs, listen: SocketAd
         }
     }
     let auth = Auth::new(db.clone(), secret, &base_url, args, mailer)?;
+    let oauth = crate::oauth::OAuthServer::new(auth.clone(), args);
     let events = crate::events::EventBus::new(&db);
     events.set_stream_limit(args.max_streams_per_person);
     let tasks = TaskService::new(db.clone(), events.clone());
@@ -44,6 +45,7 @@ pub async fn build_state(common: &CommonArgs, args: &ServeArgs, listen: SocketAd
         tasks,
         db,
         auth,
+        oauth,
         agent,
         events,
         metrics,

@@ -54,6 +54,8 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login))
         .route("/signup", get(signup))
         .route("/chat", get(chat))
+        .route("/oauth/consent", get(consent))
+        .route("/connected-apps", get(connected_apps))
         .route("/assets/{*path}", get(asset))
 }
 
@@ -92,14 +94,42 @@ async fn auth_page(
 }
 
 async fn chat(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, AppError> {
-    if !signed_in(&state, &headers).await? {
-        let here = match q.filter(|q| !q.is_empty()) {
-            Some(q) => format!("/chat?{q}"),
-            None => "/chat".to_string(),
+    signed_in_page(&state, &headers, "/chat", q, "chat.html").await
+}
+
+/// The OAuth consent page; a signed-out visit signs in first and comes back to the same request.
+async fn consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, AppError> {
+    signed_in_page(&state, &headers, "/oauth/consent", q, "consent.html").await
+}
+
+async fn connected_apps(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, AppError> {
+    signed_in_page(&state, &headers, "/connected-apps", q, "connected-apps.html").await
+}
+
+/// A page for the signed-in only: a signed-out visit goes to sign-in and comes back here, query and all.
+async fn signed_in_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    query: Option<String>,
+    page: &str,
+) -> Result<Response, AppError> {
+    if !signed_in(state, headers).await? {
+        let here = match query.filter(|q| !q.is_empty()) {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_string(),
         };
         return Ok(redirect(&format!("/login?next={}", utf8_percent_encode(&here, QUERY_VALUE))));
     }
-    Ok(serve("chat.html", &headers))
+    Ok(serve(page, headers))
 }
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
@@ -205,7 +235,8 @@ mod tests {
 
     #[test]
     fn every_page_is_embedded() {
-        for page in ["login.html", "signup.html", "chat.html", "assets/app.css"] {
+        for page in ["login.html", "signup.html", "chat.html", "consent.html", "connected-apps.html", "assets/app.css"]
+        {
             assert!(Files::get(page).is_some(), "{page} is missing from web/");
         }
     }

@@ -1,6 +1,8 @@
 //! `/mcp`: the MCP server over Streamable HTTP (rmcp's service), behind a guard that checks the `Host` and
 //! `Origin` headers (DNS rebinding, cross-site pages) and the bearer credential, and
-//! `/.well-known/oauth-protected-resource[/mcp]`, the protected-resource metadata (RFC 9728) the 401 points to.
+//! `/.well-known/oauth-protected-resource[/mcp|/api]`, the protected-resource metadata (RFC 9728) the 401
+//! points to, naming our authorization server ([`crate::oauth`]). An OAuth access token is admitted only when
+//! bound to `/mcp`, and a call needs its tool's scope (403 `insufficient_scope` otherwise).
 //!
 //! Stateless by default: each POST is served on its own, so any copy of taskchat behind a load balancer can
 //! answer any request. Stateful mode keeps MCP sessions in this process's memory and then needs sticky
@@ -10,20 +12,21 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Caller, TaskTools};
 use crate::app::AppState;
-use crate::auth::{Auth, CurrentUser};
+use crate::auth::{Auth, CurrentUser, bearer_token};
 use crate::config::ServeArgs;
 use crate::error::AppError;
+use crate::oauth::OAuthServer;
 
 /// Loopback names, allowed by default so local clients and the MCP Inspector work out of the box.
 const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -31,6 +34,8 @@ const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// What the guard in front of the service needs.
 struct Guard {
     auth: Arc<Auth>,
+    oauth: Arc<OAuthServer>,
+    max_body_bytes: usize,
     /// Accepted `Host` values (`host` or `host:port`); empty means any.
     allowed_hosts: Vec<String>,
     www_authenticate: HeaderValue,
@@ -63,12 +68,13 @@ pub fn allowed_hosts(args: &ServeArgs, origin: &str) -> Vec<String> {
 pub fn router(state: &AppState, args: &ServeArgs) -> Router {
     let origin = state.auth.origin.clone();
     let hosts = allowed_hosts(args, &origin);
-    let metadata_url = format!("{origin}/.well-known/oauth-protected-resource/mcp");
+    let oauth = state.oauth.clone();
     let guard = Arc::new(Guard {
         auth: state.auth.clone(),
         allowed_hosts: hosts.clone(),
-        www_authenticate: HeaderValue::from_str(&format!("Bearer resource_metadata=\"{metadata_url}\""))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer")),
+        www_authenticate: oauth.challenge(&oauth.mcp_resource, None, "tasks:read tasks:write"),
+        oauth: oauth.clone(),
+        max_body_bytes: args.max_body_bytes,
     });
 
     let mut config = StreamableHttpServerConfig::default()
@@ -86,13 +92,14 @@ pub fn router(state: &AppState, args: &ServeArgs) -> Router {
         config,
     );
 
-    let metadata = Arc::new(json!({
-        "resource": format!("{origin}/mcp"),
-        "resource_name": "taskchat",
-        "bearer_methods_supported": ["header"],
-    }));
+    let metadata = Arc::new(oauth.resource_metadata(&oauth.mcp_resource));
     let serve_metadata = move || {
         let metadata = metadata.clone();
+        async move { Json(Value::clone(&metadata)) }
+    };
+    let api_metadata = Arc::new(oauth.resource_metadata(&oauth.api_resource));
+    let serve_api_metadata = move || {
+        let metadata = api_metadata.clone();
         async move { Json(Value::clone(&metadata)) }
     };
     Router::new()
@@ -100,6 +107,7 @@ pub fn router(state: &AppState, args: &ServeArgs) -> Router {
         .route_layer(middleware::from_fn_with_state(guard, guard_mcp))
         .route("/.well-known/oauth-protected-resource", get(serve_metadata.clone()))
         .route("/.well-known/oauth-protected-resource/mcp", get(serve_metadata))
+        .route("/.well-known/oauth-protected-resource/api", get(serve_api_metadata))
 }
 
 /// Host, then Origin, then the bearer credential; the caller goes into the request for the handler.
@@ -112,6 +120,9 @@ async fn guard_mcp(State(guard): State<Arc<Guard>>, mut req: Request, next: Next
         if !trusted {
             return AppError::forbidden("INVALID_ORIGIN", "Invalid origin").into_response();
         }
+    }
+    if let Some(token) = bearer_token(req.headers()).filter(|t| crate::oauth::is_access_token(t)).map(str::to_string) {
+        return admit_oauth(&guard, &token, req, next).await;
     }
     // Only the Authorization header counts: a cookie is what a browser sends on its own, and MCP asks for a
     // bearer credential.
@@ -133,6 +144,33 @@ async fn guard_mcp(State(guard): State<Arc<Guard>>, mut req: Request, next: Next
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// An OAuth access token: bound to `/mcp`, and holding the scope of what the message does (read from the
+/// buffered body, so the refusal is an HTTP 403 a client can act on rather than a tool error).
+async fn admit_oauth(guard: &Guard, token: &str, req: Request, next: Next) -> Response {
+    let resource = &guard.oauth.mcp_resource;
+    let grant = match guard.oauth.verify(token, resource).await {
+        Ok(Some(grant)) => grant,
+        Ok(None) => return guard.oauth.refusal(resource, None),
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, guard.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "The request body is too large")
+                .into_response();
+        }
+    };
+    if let Some(needed) = crate::oauth::mcp_scope_needed(&bytes)
+        && !grant.has(needed)
+    {
+        return guard.oauth.refusal(resource, Some(needed));
+    }
+    let mut req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    req.extensions_mut().insert(Caller { user_id: grant.user.id, timezone: grant.user.timezone });
+    next.run(req).await
 }
 
 fn normalize_host(host: &str) -> String {

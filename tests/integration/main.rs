@@ -14,6 +14,7 @@ mod faults;
 mod fixture;
 mod hostile;
 mod migrations;
+mod oauth;
 mod operator;
 mod recovery;
 mod rich;
